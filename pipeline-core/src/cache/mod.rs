@@ -1,0 +1,331 @@
+//! The content-addressed cache, `.pipeline/cache/ab/cdef…`: every output a stage ever produced,
+//! stored once by SHA-256. Objects are written through a temp file and renamed into place, and
+//! verified while they are copied out, so a corrupt object never reaches the workspace.
+
+pub mod runs;
+
+use crate::atomic;
+use crate::entry::{Manifest, PathEntry};
+use crate::hash;
+use crate::state::{manifest_bytes, StateCache};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why an object could not be stored or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// A filesystem error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The object is not in the cache.
+    #[error("cache object {hash} for `{path}` is missing")]
+    Missing {
+        /// The object's hash.
+        hash: String,
+        /// The workspace path it was meant for.
+        path: String,
+    },
+    /// The object's content does not match its name.
+    #[error("cache object {object} for `{path}` is corrupt (content hashes to {actual}); it was removed and not copied into the workspace")]
+    Corrupt {
+        /// The object file.
+        object: PathBuf,
+        /// The workspace path it was meant for.
+        path: String,
+        /// What its content hashes to.
+        actual: String,
+    },
+    /// A directory manifest could not be read.
+    #[error("cache object {object}: not a valid directory manifest: {message}")]
+    BadManifest {
+        /// The object file.
+        object: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The object store of one workspace.
+#[derive(Clone, Debug)]
+pub struct ObjectStore {
+    dir: PathBuf,
+}
+
+impl ObjectStore {
+    /// The store rooted at `dir` (normally `.pipeline/cache`).
+    pub fn new(dir: PathBuf) -> Self {
+        ObjectStore { dir }
+    }
+
+    /// Where the object `hash` lives.
+    pub fn object_path(&self, hash: &str) -> PathBuf {
+        let (head, tail) = hash.split_at(2.min(hash.len()));
+        self.dir.join(head).join(tail)
+    }
+
+    /// Whether every object `entry` needs is present (a directory: its manifest and files).
+    pub fn contains(&self, entry: &PathEntry) -> bool {
+        if !self.object_path(&entry.hash).is_file() {
+            return false;
+        }
+        if !entry.dir {
+            return true;
+        }
+        match self.read_manifest(&entry.hash) {
+            Ok(manifest) => manifest.iter().all(|f| self.object_path(&f.hash).is_file()),
+            Err(_) => false,
+        }
+    }
+
+    /// Copies the file at `src` into the cache in one read, returning its hash and size.
+    pub fn store_file(&self, src: &Path) -> Result<(String, u64), CacheError> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let input = File::open(src).map_err(io_err(src))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        let (hash, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
+        let object = self.object_path(&hash);
+        if !object.is_file() {
+            tmp.as_file().sync_all().map_err(io_err(&object))?;
+            let parent = atomic::parent_dir(&object).map_err(io_err(&object))?;
+            tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
+            atomic::sync_dir(parent);
+        }
+        Ok((hash, size))
+    }
+
+    /// Stores bytes already in memory.
+    pub fn store_bytes(&self, bytes: &[u8]) -> Result<String, CacheError> {
+        let hash = hash::bytes(bytes);
+        let object = self.object_path(&hash);
+        if !object.is_file() {
+            atomic::write(&object, bytes).map_err(io_err(&object))?;
+        }
+        Ok(hash)
+    }
+
+    /// Stores the file or directory at `root/rel` and returns its entry. A directory is stored
+    /// file by file, plus its manifest.
+    pub fn store_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CacheError> {
+        let abs = root.join(rel);
+        let meta = fs::metadata(&abs).map_err(io_err(&abs))?;
+        if !meta.is_dir() {
+            let (hash, size) = self.store_file(&abs)?;
+            return Ok(PathEntry {
+                path: rel.to_string(),
+                hash,
+                size,
+                dir: false,
+            });
+        }
+        // A throwaway state cache: files in a staging area are hashed once, here.
+        let scratch = StateCache::load(Path::new(""));
+        let manifest = scratch
+            .manifest(root, rel)
+            .map_err(|e| io_err(&abs)(io::Error::other(e.to_string())))?;
+        let mut size = 0;
+        for file in &manifest {
+            let path = abs.join(&file.path);
+            let (hash, len) = self.store_file(&path)?;
+            if hash != file.hash {
+                return Err(io_err(&path)(io::Error::other(
+                    "changed while being stored",
+                )));
+            }
+            size += len;
+        }
+        let hash = self.store_bytes(&manifest_bytes(&manifest))?;
+        Ok(PathEntry {
+            path: rel.to_string(),
+            hash,
+            size,
+            dir: true,
+        })
+    }
+
+    /// Reads a directory manifest object.
+    pub fn read_manifest(&self, hash: &str) -> Result<Manifest, CacheError> {
+        let object = self.object_path(hash);
+        let bytes = fs::read(&object).map_err(io_err(&object))?;
+        if hash::bytes(&bytes) != hash {
+            return Err(CacheError::BadManifest {
+                object,
+                message: "content does not match its hash".into(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
+            object,
+            message: e.to_string(),
+        })
+    }
+
+    /// Puts `entry` back at `root/entry.path`, verifying every object on the way. The previous
+    /// content is replaced only once the new one is complete.
+    pub fn restore(
+        &self,
+        root: &Path,
+        entry: &PathEntry,
+        state: &StateCache,
+    ) -> Result<(), CacheError> {
+        let dest = root.join(&entry.path);
+        if !entry.dir {
+            let tmp = self.restore_file_tmp(&entry.hash, &entry.path, &dest)?;
+            replace(tmp, &dest)?;
+            state.remember(&dest, &entry.path, &entry.hash);
+            return Ok(());
+        }
+        let manifest = self.read_manifest(&entry.hash)?;
+        let parent = atomic::parent_dir(&dest).map_err(io_err(&dest))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempdir_in(parent)
+            .map_err(io_err(parent))?;
+        for file in &manifest {
+            let target = staging.path().join(&file.path);
+            let rel = format!("{}/{}", entry.path, file.path);
+            let tmp = self.restore_file_tmp(&file.hash, &rel, &target)?;
+            tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
+        }
+        let built = staging.keep();
+        replace_dir(&built, &dest)?;
+        for file in &manifest {
+            let rel = format!("{}/{}", entry.path, file.path);
+            state.remember(&dest.join(&file.path), &rel, &file.hash);
+        }
+        Ok(())
+    }
+
+    /// Copies object `hash` next to `dest` while checking it; deletes a corrupt object.
+    fn restore_file_tmp(
+        &self,
+        hash: &str,
+        rel: &str,
+        dest: &Path,
+    ) -> Result<tempfile::NamedTempFile, CacheError> {
+        let object = self.object_path(hash);
+        let input = match File::open(&object) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(CacheError::Missing {
+                    hash: hash.to_string(),
+                    path: rel.to_string(),
+                })
+            }
+            Err(e) => return Err(io_err(&object)(e)),
+        };
+        let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(parent)
+            .map_err(io_err(parent))?;
+        let (actual, _) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(&object))?;
+        if actual != hash {
+            let _ = fs::remove_file(&object);
+            return Err(CacheError::Corrupt {
+                object,
+                path: rel.to_string(),
+                actual,
+            });
+        }
+        tmp.as_file().sync_all().map_err(io_err(dest))?;
+        Ok(tmp)
+    }
+}
+
+/// Renames a finished temp file over `dest`, removing a directory that stood there.
+fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> {
+    if dest.is_dir() {
+        fs::remove_dir_all(dest).map_err(io_err(dest))?;
+    }
+    tmp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
+    if let Some(parent) = dest.parent() {
+        atomic::sync_dir(parent);
+    }
+    Ok(())
+}
+
+/// Moves the finished directory `built` to `dest`, swapping out whatever was there.
+pub fn replace_dir(built: &Path, dest: &Path) -> Result<(), CacheError> {
+    let old = dest.with_extension("old-pipeline");
+    let had_old = match fs::symlink_metadata(dest) {
+        Ok(_) => {
+            let _ = fs::remove_dir_all(&old);
+            fs::rename(dest, &old).map_err(io_err(dest))?;
+            true
+        }
+        Err(_) => false,
+    };
+    fs::rename(built, dest).map_err(io_err(dest))?;
+    if had_old {
+        let _ = fs::remove_dir_all(&old).or_else(|_| fs::remove_file(&old));
+    }
+    if let Some(parent) = dest.parent() {
+        atomic::sync_dir(parent);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let ws = tempfile::tempdir().unwrap();
+        let store = ObjectStore::new(ws.path().join(".pipeline/cache"));
+        let state = StateCache::load(&ws.path().join(".pipeline"));
+        fs::write(ws.path().join("a.txt"), "hello").unwrap();
+        let entry = store.store_path(ws.path(), "a.txt").unwrap();
+        assert_eq!(entry.hash, hash::bytes(b"hello"));
+        fs::remove_file(ws.path().join("a.txt")).unwrap();
+        store.restore(ws.path(), &entry, &state).unwrap();
+        assert_eq!(
+            fs::read_to_string(ws.path().join("a.txt")).unwrap(),
+            "hello"
+        );
+
+        fs::write(store.object_path(&entry.hash), "tampered").unwrap();
+        fs::write(ws.path().join("a.txt"), "kept").unwrap();
+        let err = store.restore(ws.path(), &entry, &state).unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err}");
+        assert_eq!(fs::read_to_string(ws.path().join("a.txt")).unwrap(), "kept");
+        assert!(!store.object_path(&entry.hash).exists());
+    }
+
+    #[test]
+    fn directories_round_trip() {
+        let ws = tempfile::tempdir().unwrap();
+        let store = ObjectStore::new(ws.path().join(".pipeline/cache"));
+        let state = StateCache::load(&ws.path().join(".pipeline"));
+        fs::create_dir_all(ws.path().join("out/deep")).unwrap();
+        fs::write(ws.path().join("out/x"), "x").unwrap();
+        fs::write(ws.path().join("out/deep/y"), "yy").unwrap();
+        let entry = store.store_path(ws.path(), "out").unwrap();
+        assert!(entry.dir && entry.size == 3);
+        fs::remove_dir_all(ws.path().join("out")).unwrap();
+        fs::create_dir_all(ws.path().join("out")).unwrap();
+        fs::write(ws.path().join("out/stale"), "s").unwrap();
+        store.restore(ws.path(), &entry, &state).unwrap();
+        assert_eq!(
+            fs::read_to_string(ws.path().join("out/deep/y")).unwrap(),
+            "yy"
+        );
+        assert!(!ws.path().join("out/stale").exists());
+        assert_eq!(state.hash_path(ws.path(), "out").unwrap(), entry);
+    }
+}

@@ -1,0 +1,172 @@
+//! The command line, as a library: a pipeline binary's `main` is
+//! `pipeline_core::cli::main(my_pipeline::pipeline())`. Parsing is clap's; each command lives in
+//! its own file; errors become one `error: …` line and a non-zero exit, never a panic.
+
+mod dag;
+mod repro;
+mod status;
+
+use crate::dag::Dag;
+use crate::params::{self, ParamValues};
+use crate::pipeline::Pipeline;
+use crate::workspace::Workspace;
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+/// Reproducible ML pipelines: versioned outputs, cached stages, parallel runs.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "cwd", value_name = "DIR", global = true)]
+    pub cwd: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring outputs up to date: run what changed, restore what was seen before.
+    Repro(repro::Args),
+    /// Show which stages are stale and why.
+    Status(status::Args),
+    /// Show the pipeline graph.
+    Dag(dag::Args),
+}
+
+/// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
+pub struct Printer {
+    sink: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Printer {
+    /// A printer writing to `sink`.
+    pub fn new(sink: Box<dyn Write + Send>) -> Self {
+        Printer {
+            sink: Mutex::new(sink),
+        }
+    }
+
+    /// Writes one line.
+    pub fn line(&self, text: impl AsRef<str>) {
+        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(sink, "{}", text.as_ref());
+        let _ = sink.flush();
+    }
+}
+
+/// Parses the process arguments, runs the command and returns the exit code.
+pub fn main(pipeline: Pipeline) -> ExitCode {
+    // Stage panics are caught and reported as that stage's failure; keep the default hook from
+    // printing a backtrace banner in the middle of the output.
+    std::panic::set_hook(Box::new(|_| {}));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let printer = Printer::new(Box::new(std::io::stdout()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(pipeline, cli, &printer)
+    }));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("error: internal error (a bug): the command panicked");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command against `pipeline`.
+pub fn run(pipeline: Pipeline, cli: Cli, out: &Printer) -> anyhow::Result<ExitCode> {
+    let start = match &cli.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("reading the current directory")?,
+    };
+    let ws = Workspace::discover(&start);
+    let dag = Dag::new(pipeline).context("invalid pipeline")?;
+    match cli.command {
+        Command::Repro(args) => repro::run(&ws, &dag, args, out),
+        Command::Status(args) => status::run(&ws, &dag, args, out),
+        Command::Dag(args) => dag::run(&ws, &dag, args, out),
+    }
+}
+
+/// Parses `args` (without the program name) and runs them, for tests and embedding.
+pub fn run_args<I, S>(pipeline: Pipeline, args: I, out: &Printer) -> anyhow::Result<ExitCode>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("pipeline"))
+        .chain(args.into_iter().map(Into::into));
+    let cli = Cli::try_parse_from(argv)?;
+    run(pipeline, cli, out)
+}
+
+/// Loads and validates `params.toml` (plus overrides) for every section the pipeline declares.
+pub(crate) fn load_params(
+    ws: &Workspace,
+    dag: &Dag,
+    overrides: &[String],
+) -> anyhow::Result<ParamValues> {
+    let mut table = params::read_file(ws.root())?;
+    params::apply_overrides(&mut table, overrides)?;
+    let sections = dag
+        .stages()
+        .iter()
+        .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
+    Ok(params::validate(&table, sections, params::PARAMS_FILE)?)
+}
+
+/// Resolves stage names given on the command line.
+pub(crate) fn resolve_targets(dag: &Dag, names: &[String]) -> anyhow::Result<Vec<usize>> {
+    names
+        .iter()
+        .map(|name| {
+            dag.find(name).ok_or_else(|| {
+                let known: Vec<&str> = dag.stages().iter().map(|s| s.name.as_str()).collect();
+                anyhow::anyhow!("unknown stage `{name}`; stages are: {}", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// The stages a command applies to: all, or the targets with their upstream (or downstream).
+pub(crate) fn select(
+    dag: &Dag,
+    targets: &[usize],
+    single: bool,
+    downstream: bool,
+) -> anyhow::Result<BTreeSet<usize>> {
+    if single && downstream {
+        bail!("--single-item and --downstream cannot be combined");
+    }
+    Ok(if targets.is_empty() {
+        (0..dag.stages().len()).collect()
+    } else if single {
+        targets.iter().copied().collect()
+    } else if downstream {
+        dag.with_downstream(targets)
+    } else {
+        dag.with_upstream(targets)
+    })
+}

@@ -1,0 +1,122 @@
+//! `repro`: bring outputs up to date, or with `--dry` say what that would do.
+
+use super::{load_params, resolve_targets, select, Printer};
+use crate::dag::Dag;
+use crate::exec::{Engine, Event, Options, Outcome};
+use crate::workspace::Workspace;
+use anyhow::bail;
+use std::process::ExitCode;
+
+/// Arguments of `repro`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stages to bring up to date (default: all), with what they depend on.
+    pub stages: Vec<String>,
+    /// Run the stages even if they are up to date.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only the named stages, not their upstream.
+    #[arg(short = 's', long = "single-item")]
+    pub single: bool,
+    /// Print what would run and why; change nothing.
+    #[arg(long)]
+    pub dry: bool,
+    /// Run at most N stages at once (default: one per CPU).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// The named stages and everything that depends on them.
+    #[arg(long)]
+    pub downstream: bool,
+    /// Override a parameter for this run: -S section.key=value.
+    #[arg(short = 'S', long = "set-param", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
+    let params = load_params(ws, dag, &args.set)?;
+    let targets = resolve_targets(dag, &args.stages)?;
+    let selected = select(dag, &targets, args.single, args.downstream)?;
+    if args.dry {
+        return dry(ws, dag, &params, &selected, args.force, out);
+    }
+    let _guard = ws.lock(true, |holder| {
+        out.line(format!("waiting for the workspace lock held by {holder}…"))
+    })?;
+    let engine = Engine::new(ws, dag, &params)?;
+    let options = Options {
+        force: args.force,
+        jobs: args.jobs.map_or(0, usize::from),
+    };
+    let events = |event: Event| match event {
+        Event::Running(name, reasons) => {
+            let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            out.line(format!("Running stage `{name}` ({})", why.join("; ")));
+        }
+        Event::Finished(name, Outcome::Restored, took) => out.line(format!(
+            "Restored stage `{name}` from the run cache in {}",
+            ms(took)
+        )),
+        Event::Finished(name, _, took) => out.line(format!("Stage `{name}` done in {}", ms(took))),
+        Event::CacheWarning(name, error) => out.line(format!(
+            "warning: stage `{name}`: {error}; running the stage instead"
+        )),
+    };
+    let reports = engine.repro(&selected, &options, &events);
+    if args.stages.is_empty() {
+        engine.prune_lock()?;
+    }
+    engine.finish();
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| r.result.is_err())
+        .map(ToString::to_string)
+        .collect();
+    if reports
+        .iter()
+        .all(|r| matches!(r.result, Ok(Outcome::UpToDate | Outcome::Frozen)))
+    {
+        out.line("Everything is up to date.");
+    }
+    match failed.len() {
+        0 => Ok(ExitCode::SUCCESS),
+        1 => bail!("{}", failed[0]),
+        n => bail!("{n} stages did not complete:\n  {}", failed.join("\n  ")),
+    }
+}
+
+fn dry(
+    ws: &Workspace,
+    dag: &Dag,
+    params: &crate::params::ParamValues,
+    selected: &std::collections::BTreeSet<usize>,
+    force: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::new(ws, dag, params)?;
+    for (i, result) in engine.status(selected) {
+        let name = &dag.stage(i).name;
+        match result {
+            Err(error) => out.line(format!("would fail `{name}`: {error}")),
+            Ok(check) if check.reasons.is_empty() && !force => {
+                out.line(format!("`{name}` is up to date"))
+            }
+            Ok(check) => {
+                let mut why: Vec<String> = check.reasons.iter().map(ToString::to_string).collect();
+                if force {
+                    why.push("forced".into());
+                }
+                let verb = if check.cached.is_some() && !force && !dag.stage(i).always_run {
+                    "would restore"
+                } else {
+                    "would run"
+                };
+                out.line(format!("{verb} `{name}` ({})", why.join("; ")));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}

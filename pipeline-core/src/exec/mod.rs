@@ -1,0 +1,522 @@
+//! Bringing outputs up to date. For each selected stage, in dependency order and in parallel
+//! where the graph allows: hash its dependencies, build its fingerprint, then skip it (up to
+//! date), restore its outputs from the cache (seen before), or run it and store what it wrote.
+//!
+//! Order of writes for a stage that runs, so that a kill at any point is harmless: outputs are
+//! written to a staging area → copied into the object cache → the run cache records them → they
+//! are renamed into the workspace → the lock file is rewritten. Each step is atomic, and each
+//! later step can be redone from the earlier ones.
+
+pub mod scheduler;
+
+use crate::cache::runs::{RunCache, RunRecord};
+use crate::cache::{self, CacheError, ObjectStore};
+use crate::context::StageContext;
+use crate::dag::Dag;
+use crate::entry::PathEntry;
+use crate::fingerprint::{Reason, StageFingerprint};
+use crate::lock::{LockError, LockFile};
+use crate::params::ParamValues;
+use crate::pipeline::DepDef;
+use crate::state::{HashError, StateCache};
+use crate::workspace::Workspace;
+use scheduler::Finished;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Why a stage could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// A dependency could not be hashed.
+    #[error("dependency {0}")]
+    Dep(#[source] HashError),
+    /// The stage function returned an error.
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+    /// The stage function panicked.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// The stage finished without writing a declared output.
+    #[error("did not write its output `{0}`")]
+    OutputNotWritten(String),
+    /// Storing or restoring outputs failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// Writing the lock file or run cache failed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Another filesystem error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What happened to a stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    UpToDate,
+    /// Outputs restored from the cache without running.
+    Restored,
+    /// The stage ran.
+    Ran,
+    /// The stage is frozen and was not checked.
+    Frozen,
+}
+
+/// What the engine knows about one stage before deciding.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The stage's fingerprint inputs.
+    pub fingerprint: StageFingerprint,
+    /// Its hashed dependencies.
+    pub deps: Vec<PathEntry>,
+    /// Why it must be brought up to date; empty when it is.
+    pub reasons: Vec<Reason>,
+    /// A cached run with this fingerprint whose objects are all present.
+    pub cached: Option<RunRecord>,
+}
+
+/// Options of `repro`.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Run the selected stages even when up to date (`-f`).
+    pub force: bool,
+    /// Parallel stages at most (`-j`); 0 means one per CPU.
+    pub jobs: usize,
+}
+
+/// A stage's progress, as the engine reports it.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The stage is about to run, for these reasons.
+    Running(&'a str, &'a [Reason]),
+    /// The stage finished.
+    Finished(&'a str, &'a Outcome, Duration),
+    /// A cache object was unusable; the stage will run instead.
+    CacheWarning(&'a str, &'a CacheError),
+}
+
+/// The outcome of one stage in a `repro`.
+#[derive(Debug)]
+pub struct StageReport {
+    /// The stage.
+    pub name: String,
+    /// What happened, or why it did not complete.
+    pub result: Result<Outcome, Failure>,
+}
+
+/// Why a stage did not complete.
+#[derive(Debug)]
+pub enum Failure {
+    /// It failed with this error.
+    Error(String),
+    /// It did not start because this upstream stage failed.
+    Skipped(String),
+}
+
+impl std::fmt::Display for StageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = &self.name;
+        match &self.result {
+            Ok(outcome) => write!(f, "stage `{name}`: {outcome:?}"),
+            Err(Failure::Error(error)) => write!(f, "stage `{name}` failed: {error}"),
+            Err(Failure::Skipped(up)) => {
+                write!(f, "stage `{name}` skipped: upstream stage `{up}` failed")
+            }
+        }
+    }
+}
+
+/// The engine for one workspace and pipeline.
+pub struct Engine<'a> {
+    ws: &'a Workspace,
+    dag: &'a Dag,
+    params: &'a ParamValues,
+    state: StateCache,
+    store: ObjectStore,
+    runs: RunCache,
+    lock: Mutex<LockFile>,
+}
+
+impl<'a> Engine<'a> {
+    /// Loads the lock file and caches of `ws`.
+    pub fn new(
+        ws: &'a Workspace,
+        dag: &'a Dag,
+        params: &'a ParamValues,
+    ) -> Result<Self, LockError> {
+        Ok(Engine {
+            ws,
+            dag,
+            params,
+            state: StateCache::load(&ws.state_dir()),
+            store: ObjectStore::new(ws.cache_dir()),
+            runs: RunCache::new(ws.runs_dir()),
+            lock: Mutex::new(LockFile::load(ws.root())?),
+        })
+    }
+
+    /// The lock file as currently held.
+    pub fn lock_file(&self) -> LockFile {
+        lock(&self.lock).clone()
+    }
+
+    /// Hashes stage `i`'s dependencies and compares with the lock file.
+    pub fn check(&self, i: usize) -> Result<Check, StageError> {
+        let stage = self.dag.stage(i);
+        let root = self.ws.root();
+        let mut deps = Vec::with_capacity(stage.deps.len());
+        for dep in &stage.deps {
+            deps.push(
+                self.state
+                    .hash_path(root, dep.path())
+                    .map_err(StageError::Dep)?,
+            );
+        }
+        let fingerprint = StageFingerprint {
+            name: stage.name.clone(),
+            code: stage.code.clone(),
+            params: self
+                .params
+                .subset(stage.params.iter().map(|p| p.name.as_str())),
+            deps: deps
+                .iter()
+                .map(|d| (d.path.clone(), d.hash.clone()))
+                .collect(),
+            outs: stage.outs.iter().map(|o| o.path.clone()).collect(),
+        };
+        let digest = fingerprint.digest();
+        let locked = lock(&self.lock).stages.get(&stage.name).cloned();
+        let mut reasons = Vec::new();
+        match &locked {
+            None => reasons.push(Reason::NeverRun),
+            Some(entry) if entry.fingerprint != digest => reasons = fingerprint.explain(entry),
+            Some(entry) => {
+                for out in &entry.outs {
+                    match self.state.hash_path(root, &out.path) {
+                        Ok(now) if now.hash == out.hash => {}
+                        Ok(_) => reasons.push(Reason::OutModified(out.path.clone())),
+                        Err(HashError::Missing(_)) => {
+                            reasons.push(Reason::OutMissing(out.path.clone()))
+                        }
+                        Err(e) => return Err(StageError::Dep(e)),
+                    }
+                }
+            }
+        }
+        if stage.always_run {
+            reasons.push(Reason::AlwaysRun);
+        }
+        let from_lock = locked
+            .filter(|entry| entry.fingerprint == digest)
+            .map(|entry| RunRecord {
+                stage: stage.name.clone(),
+                outs: entry.outs,
+            });
+        let cached = self
+            .runs
+            .get(&digest)
+            .or(from_lock)
+            .filter(|record| record.outs.iter().all(|o| self.store.contains(o)));
+        Ok(Check {
+            fingerprint,
+            deps,
+            reasons,
+            cached,
+        })
+    }
+
+    /// Brings stage `i` up to date.
+    pub fn process(
+        &self,
+        i: usize,
+        options: &Options,
+        events: &(dyn Fn(Event) + Sync),
+    ) -> Result<Outcome, StageError> {
+        let stage = self.dag.stage(i);
+        if stage.frozen {
+            return Ok(Outcome::Frozen);
+        }
+        let mut check = self.check(i)?;
+        if options.force {
+            check.reasons.push(Reason::Forced);
+        }
+        if check.reasons.is_empty() {
+            return Ok(Outcome::UpToDate);
+        }
+        let replayable = !options.force && !stage.always_run;
+        if let (true, Some(record)) = (replayable, &check.cached) {
+            let started = Instant::now();
+            match self.restore(record) {
+                Ok(()) => {
+                    self.record(&check, record.outs.clone())?;
+                    events(Event::Finished(
+                        &stage.name,
+                        &Outcome::Restored,
+                        started.elapsed(),
+                    ));
+                    return Ok(Outcome::Restored);
+                }
+                Err(StageError::Cache(e)) => events(Event::CacheWarning(&stage.name, &e)),
+                Err(e) => return Err(e),
+            }
+        }
+        events(Event::Running(&stage.name, &check.reasons));
+        let started = Instant::now();
+        let outs = self.run(i, &check)?;
+        self.record(&check, outs)?;
+        events(Event::Finished(
+            &stage.name,
+            &Outcome::Ran,
+            started.elapsed(),
+        ));
+        Ok(Outcome::Ran)
+    }
+
+    /// Puts every output of `record` that differs back from the cache.
+    fn restore(&self, record: &RunRecord) -> Result<(), StageError> {
+        let root = self.ws.root();
+        for out in &record.outs {
+            let same =
+                matches!(self.state.hash_path(root, &out.path), Ok(now) if now.hash == out.hash);
+            if !same {
+                self.store.restore(root, out, &self.state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the stage function in a staging area, then caches and places its outputs.
+    fn run(&self, i: usize, check: &Check) -> Result<Vec<PathEntry>, StageError> {
+        let stage = self.dag.stage(i);
+        let tmp = self.ws.tmp_dir();
+        fs::create_dir_all(&tmp).map_err(|source| StageError::Io {
+            path: tmp.display().to_string(),
+            source,
+        })?;
+        let staging = tempfile::Builder::new()
+            .prefix(&format!("{}-", stage.name))
+            .tempdir_in(&tmp)
+            .map_err(|source| StageError::Io {
+                path: tmp.display().to_string(),
+                source,
+            })?;
+        let mut ctx = StageContext::new(&stage.name, self.ws.root(), staging.path());
+        let result = panic::catch_unwind(AssertUnwindSafe(|| (stage.run)(&mut ctx, self.params)));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(StageError::Failed(error)),
+            Err(payload) => return Err(StageError::Panicked(panic_message(&payload))),
+        }
+        let mut entries = Vec::with_capacity(stage.outs.len());
+        for out in &stage.outs {
+            if fs::symlink_metadata(staging.path().join(&out.path)).is_err() {
+                return Err(StageError::OutputNotWritten(out.path.clone()));
+            }
+            entries.push(self.store.store_path(staging.path(), &out.path)?);
+        }
+        self.runs
+            .put(
+                &check.fingerprint.digest(),
+                &RunRecord {
+                    stage: stage.name.clone(),
+                    outs: entries.clone(),
+                },
+            )
+            .map_err(|source| StageError::Io {
+                path: self.ws.runs_dir().display().to_string(),
+                source,
+            })?;
+        for entry in &entries {
+            self.place(staging.path(), entry)?;
+        }
+        Ok(entries)
+    }
+
+    /// Moves a cached output from the staging area into the workspace.
+    fn place(&self, staging: &Path, entry: &PathEntry) -> Result<(), StageError> {
+        let from = staging.join(&entry.path);
+        let to = self.ws.path(&entry.path);
+        let io = |source| StageError::Io {
+            path: entry.path.clone(),
+            source,
+        };
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(io)?;
+        }
+        if entry.dir {
+            cache::replace_dir(&from, &to)?;
+            if let Ok(manifest) = self.store.read_manifest(&entry.hash) {
+                for file in manifest {
+                    let rel = format!("{}/{}", entry.path, file.path);
+                    self.state.remember(&to.join(&file.path), &rel, &file.hash);
+                }
+            }
+        } else {
+            fs::File::open(&from)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+            if to.is_dir() {
+                fs::remove_dir_all(&to).map_err(io)?;
+            }
+            fs::rename(&from, &to).map_err(io)?;
+            self.state.remember(&to, &entry.path, &entry.hash);
+        }
+        Ok(())
+    }
+
+    /// Writes the stage's new lock entry.
+    fn record(&self, check: &Check, outs: Vec<PathEntry>) -> Result<(), StageError> {
+        let entry = check.fingerprint.to_lock(check.deps.clone(), outs);
+        let mut lock_file = lock(&self.lock);
+        if lock_file.stages.get(&check.fingerprint.name) != Some(&entry) {
+            lock_file
+                .stages
+                .insert(check.fingerprint.name.clone(), entry);
+            lock_file.save(self.ws.root())?;
+        }
+        Ok(())
+    }
+
+    /// Drops lock entries of stages the pipeline no longer has.
+    pub fn prune_lock(&self) -> Result<(), LockError> {
+        let known: BTreeSet<&str> = self.dag.stages().iter().map(|s| s.name.as_str()).collect();
+        let mut lock_file = lock(&self.lock);
+        let before = lock_file.stages.len();
+        lock_file
+            .stages
+            .retain(|name, _| known.contains(name.as_str()));
+        if lock_file.stages.len() != before {
+            lock_file.save(self.ws.root())?;
+        }
+        Ok(())
+    }
+
+    /// Saves the state cache (a lost save only costs rehashing).
+    pub fn finish(&self) {
+        let _ = self.state.save();
+        let _ = fs::remove_dir(self.ws.tmp_dir());
+    }
+
+    /// Brings `selected` up to date, in parallel where the graph allows.
+    pub fn repro(
+        &self,
+        selected: &BTreeSet<usize>,
+        options: &Options,
+        events: &(dyn Fn(Event) + Sync),
+    ) -> Vec<StageReport> {
+        let jobs = if options.jobs == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            options.jobs
+        };
+        let finished = scheduler::run(self.dag, selected, jobs, |i| {
+            self.process(i, options, events)
+        });
+        let mut reports: BTreeMap<usize, StageReport> = BTreeMap::new();
+        for (i, finished) in finished {
+            let name = self.dag.stage(i).name.clone();
+            let result = match finished {
+                Finished::Done(Ok(outcome)) => Ok(outcome),
+                Finished::Done(Err(error)) => Err(Failure::Error(error.to_string())),
+                Finished::Skipped(upstream) => Err(Failure::Skipped(upstream)),
+            };
+            reports.insert(i, StageReport { name, result });
+        }
+        self.dag
+            .order()
+            .iter()
+            .filter_map(|i| reports.remove(i))
+            .collect()
+    }
+
+    /// The statuses of `selected` without changing anything: a stage downstream of a stale one
+    /// is stale because of it, without hashing outputs that are about to change.
+    pub fn status(&self, selected: &BTreeSet<usize>) -> Vec<(usize, Result<Check, StageError>)> {
+        let mut stale: Vec<bool> = vec![false; self.dag.stages().len()];
+        let mut out = Vec::new();
+        for &i in self.dag.order() {
+            if !selected.contains(&i) {
+                continue;
+            }
+            let stage = self.dag.stage(i);
+            if stage.frozen {
+                continue;
+            }
+            let upstream = self
+                .dag
+                .upstream(i)
+                .iter()
+                .find(|&&u| stale[u])
+                .map(|&u| self.dag.stage(u).name.clone());
+            let result = match self.check(i) {
+                Ok(mut check) => {
+                    if let Some(up) = upstream {
+                        check
+                            .reasons
+                            .retain(|r| !matches!(r, Reason::DepChanged(_)));
+                        check.reasons.insert(0, Reason::Upstream(up));
+                        // What the stage will see depends on what upstream produces.
+                        check.cached = None;
+                    }
+                    Ok(check)
+                }
+                Err(StageError::Dep(HashError::Missing(path))) if is_output_dep(stage, &path) => {
+                    upstream.map_or_else(
+                        || Err(StageError::Dep(HashError::Missing(path.clone()))),
+                        |up| Ok(placeholder(stage.name.clone(), Reason::Upstream(up))),
+                    )
+                }
+                Err(e) => Err(e),
+            };
+            stale[i] = !matches!(&result, Ok(c) if c.reasons.is_empty());
+            out.push((i, result));
+        }
+        out
+    }
+}
+
+fn is_output_dep(stage: &crate::pipeline::StageDef, path: &str) -> bool {
+    stage
+        .deps
+        .iter()
+        .any(|d| matches!(d, DepDef::Output { path: p, .. } if p == path))
+}
+
+fn placeholder(name: String, reason: Reason) -> Check {
+    Check {
+        fingerprint: StageFingerprint {
+            name,
+            code: String::new(),
+            params: BTreeMap::new(),
+            deps: BTreeMap::new(),
+            outs: Vec::new(),
+        },
+        deps: Vec::new(),
+        reasons: vec![reason],
+        cached: None,
+    }
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,160 @@
+//! Expansion: the user's module comes back unchanged but for the `#[stage]` attributes, plus one
+//! module of typed output handles per stage (so `prepare::train` is a real Rust path) and a
+//! `pipeline()` function that hands the runtime every stage's metadata and entry point.
+
+use crate::ast::{Dep, OutKind, Pipeline, Stage};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use sha2::{Digest, Sha256};
+use syn::{FnArg, Ident, ItemFn, Pat, Type};
+
+/// The arguments after the context, as (name, type).
+pub fn param_args(func: &ItemFn) -> Vec<(Ident, Type)> {
+    func.sig
+        .inputs
+        .iter()
+        .skip(1)
+        .filter_map(|arg| match arg {
+            FnArg::Typed(pat) => match &*pat.pat {
+                Pat::Ident(ident) => Some((ident.ident.clone(), (*pat.ty).clone())),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// The stage's code fingerprint: SHA-256 of its tokens, so formatting and comments do not count
+/// but any change to what the function does invalidates its cached outputs.
+fn code_fingerprint(func: &ItemFn) -> String {
+    let digest = Sha256::digest(func.to_token_stream().to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The whole expansion.
+pub fn expand(pipeline: &Pipeline) -> TokenStream {
+    let module = &pipeline.module;
+    let attrs = &module.attrs;
+    let vis = &module.vis;
+    let ident = &module.ident;
+    let items = module
+        .content
+        .as_ref()
+        .map(|(_, items)| items.as_slice())
+        .unwrap_or_default();
+    let handles = pipeline.stages.iter().map(output_handles);
+    let stages = pipeline.stages.iter().map(|s| stage_def(pipeline, s));
+    let name = ident.to_string();
+    quote! {
+        #(#attrs)*
+        #vis mod #ident {
+            #(#items)*
+
+            #(#handles)*
+
+            /// Every stage of this pipeline, ready for the runtime.
+            pub fn pipeline() -> ::pipeline_core::Pipeline {
+                ::pipeline_core::Pipeline::new(#name, ::std::vec![#(#stages),*])
+            }
+        }
+    }
+}
+
+fn output_handles(stage: &Stage) -> TokenStream {
+    let name = &stage.name;
+    let stage_name = name.to_string();
+    let doc = format!("Outputs of stage `{stage_name}`, usable as `deps` and with `ctx.output`.");
+    let consts = stage.outs.iter().map(|out| {
+        let out_ident = &out.name;
+        let out_name = out_ident.to_string();
+        let path = &out.path;
+        let doc = format!("`{}`", path.value());
+        quote! {
+            #[doc = #doc]
+            pub const #out_ident: ::pipeline_core::OutputRef =
+                ::pipeline_core::OutputRef::new(#stage_name, #out_name, #path);
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[allow(non_upper_case_globals, dead_code)]
+        pub mod #name {
+            #(#consts)*
+        }
+    }
+}
+
+fn stage_def(pipeline: &Pipeline, stage: &Stage) -> TokenStream {
+    let name = &stage.name;
+    let stage_name = name.to_string();
+    let code = code_fingerprint(&stage.func);
+    let args = param_args(&stage.func);
+
+    let deps = stage.deps.iter().filter_map(|dep| match dep {
+        Dep::File(path) => Some(quote! { .dep_file(#path) }),
+        Dep::Output {
+            stage: from,
+            output,
+        } => {
+            let producer = pipeline.stages.iter().find(|s| s.name == *from)?;
+            let out = producer.outs.iter().find(|o| o.name == *output)?;
+            let (from, output, path) = (from.to_string(), output.to_string(), &out.path);
+            Some(quote! { .dep_output(#from, #output, #path) })
+        }
+    });
+    let outs = stage.outs.iter().map(|out| {
+        let out_name = out.name.to_string();
+        let path = &out.path;
+        let kind = match out.kind {
+            OutKind::Out => quote!(::pipeline_core::OutKind::Out),
+            OutKind::Metrics => quote!(::pipeline_core::OutKind::Metrics),
+            OutKind::Plots => quote!(::pipeline_core::OutKind::Plots),
+        };
+        quote! { .out(#out_name, #path, #kind) }
+    });
+    let sections = stage.params.iter().filter_map(|section| {
+        let (_, ty) = args.iter().find(|(ident, _)| ident == section)?;
+        let ty = strip_ref(ty);
+        let key = section.to_string();
+        Some(quote! { .params(::pipeline_core::ParamSection::of::<#ty>(#key)) })
+    });
+    let loads = args.iter().map(|(ident, ty)| {
+        let key = ident.to_string();
+        let inner = strip_ref(ty);
+        let value = format_ident!("__{}", ident);
+        let pass = if matches!(ty, Type::Reference(_)) {
+            quote!(&#value)
+        } else {
+            quote!(#value)
+        };
+        (
+            quote! { let #value: #inner = __params.get::<#inner>(#key)?; },
+            pass,
+        )
+    });
+    let (bindings, passes): (Vec<_>, Vec<_>) = loads.unzip();
+    let always_run = stage.always_run;
+    let frozen = stage.frozen;
+    quote! {
+        ::pipeline_core::StageDef::new(
+            #stage_name,
+            #code,
+            |__ctx: &mut ::pipeline_core::StageContext, __params: &::pipeline_core::ParamValues| {
+                #(#bindings)*
+                ::pipeline_core::IntoStageResult::into_stage_result(#name(__ctx, #(#passes),*))
+            },
+        )
+        #(#deps)*
+        #(#outs)*
+        #(#sections)*
+        .always_run(#always_run)
+        .frozen(#frozen)
+    }
+}
+
+fn strip_ref(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(reference) => &reference.elem,
+        other => other,
+    }
+}
