@@ -30,7 +30,8 @@ fn trace(ctx: &StageContext, start: u128) -> Result<()> {
         .create(true)
         .append(true)
         .open(ctx.root().join("trace.log"))?;
-    writeln!(file, "{} {start} {end}", ctx.stage())?;
+    // One write per line: parallel stages append to the same file.
+    file.write_all(format!("{} {start} {end}\n", ctx.stage()).as_bytes())?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ pub fn check(cx: &mut Ctxt, pipeline: &Pipeline) {
     check_output_owners(cx, pipeline);
     check_deps(cx, pipeline, &stages);
     if cx.is_ok() {
-        check_cycles(cx, pipeline, &stages);
+        check_cycles(cx, pipeline);
     }
 }
 
@@ -134,27 +134,22 @@ fn check_output_owners(cx: &mut Ctxt, pipeline: &Pipeline) {
             }
             let path = out.path.value();
             for (other, owner) in &seen {
-                let overlap = if *other == path {
-                    Some("the same output")
+                let message = if *other == path && owner.name == stage.name {
+                    format!("stage `{}` declares `{path}` twice", stage.name)
+                } else if *other == path {
+                    format!(
+                        "stages `{}` and `{}` both write `{path}`",
+                        owner.name, stage.name
+                    )
                 } else if is_inside(&path, other) || is_inside(other, &path) {
-                    Some("overlapping outputs")
+                    format!(
+                        "outputs overlap: `{other}` (stage `{}`) and `{path}` (stage `{}`)",
+                        owner.name, stage.name
+                    )
                 } else {
-                    None
+                    continue;
                 };
-                if let Some(what) = overlap {
-                    let message = if owner.name == stage.name {
-                        format!(
-                            "stage `{}` declares {what} `{path}` and `{other}`",
-                            stage.name
-                        )
-                    } else {
-                        format!(
-                            "stages `{}` and `{}` both write {what}: `{other}` and `{path}`",
-                            owner.name, stage.name
-                        )
-                    };
-                    cx.error_spanned_by(&out.path, message);
-                }
+                cx.error_spanned_by(&out.path, message);
             }
             seen.push((path, stage));
         }
@@ -224,7 +219,7 @@ fn check_deps(cx: &mut Ctxt, pipeline: &Pipeline, stages: &HashMap<String, &Stag
 }
 
 /// Depth-first search for a cycle; reports it once, at the dependency that closes it.
-fn check_cycles(cx: &mut Ctxt, pipeline: &Pipeline, stages: &HashMap<String, &Stage>) {
+fn check_cycles(cx: &mut Ctxt, pipeline: &Pipeline) {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -281,7 +276,6 @@ fn check_cycles(cx: &mut Ctxt, pipeline: &Pipeline, stages: &HashMap<String, &St
         false
     }
 
-    let _ = stages;
     for start in 0..pipeline.stages.len() {
         if marks[start] == Mark::New && visit(cx, start, pipeline, &index, &mut marks, &mut path) {
             return;

@@ -37,13 +37,26 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     let attrs = &module.attrs;
     let vis = &module.vis;
     let ident = &module.ident;
+    let stages = unique(pipeline);
+    // A second stage of the same name is dropped (its error is already reported), so that
+    // rustc does not pile "defined multiple times" errors on top.
+    let mut seen_fns = Vec::new();
     let items = module
         .content
         .as_ref()
         .map(|(_, items)| items.as_slice())
-        .unwrap_or_default();
-    let handles = pipeline.stages.iter().map(output_handles);
-    let stages = pipeline.stages.iter().map(|s| stage_def(pipeline, s));
+        .unwrap_or_default()
+        .iter()
+        .filter(|item| match item {
+            syn::Item::Fn(f) if pipeline.stages.iter().any(|s| s.name == f.sig.ident) => {
+                let first = !seen_fns.contains(&f.sig.ident);
+                seen_fns.push(f.sig.ident.clone());
+                first
+            }
+            _ => true,
+        });
+    let handles = stages.iter().map(|s| output_handles(s));
+    let stages = stages.iter().map(|s| stage_def(pipeline, s));
     let name = ident.to_string();
     quote! {
         #(#attrs)*
@@ -58,6 +71,17 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
             }
         }
     }
+}
+
+/// The stages, keeping only the first of any name.
+fn unique(pipeline: &Pipeline) -> Vec<&Stage> {
+    let mut out: Vec<&Stage> = Vec::new();
+    for stage in &pipeline.stages {
+        if !out.iter().any(|s| s.name == stage.name) {
+            out.push(stage);
+        }
+    }
+    out
 }
 
 fn output_handles(stage: &Stage) -> TokenStream {
@@ -156,5 +180,24 @@ fn strip_ref(ty: &Type) -> &Type {
     match ty {
         Type::Reference(reference) => &reference.elem,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_fingerprint;
+
+    fn parse(src: &str) -> syn::ItemFn {
+        syn::parse_str(src).unwrap()
+    }
+
+    #[test]
+    fn code_fingerprint_follows_tokens_not_layout() {
+        let a = parse("fn train(ctx: &mut C) -> R { fit(ctx, 10) }");
+        let b = parse("fn train(ctx: &mut C) -> R {\n    // ten trees\n    fit(ctx,   10)\n}");
+        let c = parse("fn train(ctx: &mut C) -> R { fit(ctx, 11) }");
+        assert_eq!(code_fingerprint(&a), code_fingerprint(&b));
+        assert_ne!(code_fingerprint(&a), code_fingerprint(&c));
+        assert_eq!(code_fingerprint(&a).len(), 64);
     }
 }

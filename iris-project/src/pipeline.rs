@@ -1,0 +1,87 @@
+//! The Iris pipeline: prepare → train → evaluate. Each stage is a thin layer that reads its
+//! inputs, calls [`crate::ml`], and writes its outputs through the context.
+
+use pipeline_core::prelude::*;
+
+/// The stages. `iris::pipeline()` hands them to the engine.
+#[pipeline]
+pub mod iris {
+    use super::*;
+    use crate::ml::{self, Dataset, RandomForest};
+    use crate::params::{DataParams, TrainParams};
+    use std::path::Path;
+
+    fn read_dataset(path: &Path, name: &str) -> Result<Dataset> {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
+        Ok(ml::read_csv(file, name)?)
+    }
+
+    fn csv_bytes(data: &Dataset) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        ml::write_csv(data, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Writes the Iris data set (shipped in `linfa-datasets`) to `data/raw/iris.csv`, then a
+    /// stratified, seeded split of it to `data/processed/`.
+    #[stage(
+        outs = [
+            raw = "data/raw/iris.csv",
+            train = "data/processed/train.csv",
+            test = "data/processed/test.csv",
+        ],
+        params = [data],
+    )]
+    fn prepare(ctx: &mut StageContext, data: &DataParams) -> Result<()> {
+        let all = ml::iris();
+        ctx.write(prepare::raw, csv_bytes(&all)?)?;
+        let (train, test) = ml::stratified_split(&all, data.test_size, data.random_state)?;
+        ctx.write(prepare::train, csv_bytes(&train)?)?;
+        ctx.write(prepare::test, csv_bytes(&test)?)?;
+        Ok(())
+    }
+
+    /// Fits the random forest on the training split and saves it as JSON.
+    #[stage(deps = [prepare::train], outs = [model = "models/model.json"], params = [train])]
+    fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
+        let data = read_dataset(&ctx.input(prepare::train), prepare::train.path)?;
+        let forest = RandomForest::fit(&train.forest(), &data)?;
+        ctx.write(train::model, forest.to_json())
+    }
+
+    /// Scores the model on the test split: metrics, the confusion matrix plot, and metadata
+    /// tying the metrics to the exact model file.
+    #[stage(
+        deps = [train::model, prepare::test],
+        outs = [metadata = "models/metadata.json"],
+        metrics = [metrics = "models/metrics.json"],
+        plots = [confusion = "models/confusion_matrix.svg"],
+    )]
+    fn evaluate(ctx: &mut StageContext) -> Result<()> {
+        let model_json = ctx.read_to_string(train::model)?;
+        let forest = RandomForest::from_json(&model_json)?;
+        let test = read_dataset(&ctx.input(prepare::test), prepare::test.path)?;
+        let predicted = forest.predict(test.features.view())?;
+        let metrics = ml::evaluate(&test.labels, &predicted, &test.class_names)?;
+        ctx.write(
+            evaluate::metrics,
+            format!("{}\n", serde_json::to_string_pretty(&metrics)?),
+        )?;
+        let svg = ml::confusion_matrix_svg(
+            &metrics.confusion_matrix,
+            &test.class_names,
+            "Iris test split",
+        );
+        ctx.write(evaluate::confusion, svg)?;
+        let metadata = serde_json::json!({
+            "model_path": train::model.path,
+            "model_sha256": pipeline_core::hash::bytes(model_json.as_bytes()),
+            "test_rows": test.labels.len(),
+            "accuracy": metrics.accuracy,
+        });
+        ctx.write(
+            evaluate::metadata,
+            format!("{}\n", serde_json::to_string_pretty(&metadata)?),
+        )
+    }
+}

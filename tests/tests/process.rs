@@ -1,0 +1,176 @@
+//! Behaviour that needs real processes: parallel stages overlapping in time, the workspace lock
+//! between two `repro`s, and `kill -9` at any moment leaving a workspace that the next `repro`
+//! completes into exactly what an uninterrupted run gives.
+
+use pipeline_tests::{read_trace, PARAMS};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn fixture() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fixture"))
+}
+
+fn new_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("params.toml"), PARAMS).unwrap();
+    fs::create_dir_all(dir.path().join("inputs")).unwrap();
+    fs::write(dir.path().join("inputs/extra.txt"), "ok\n").unwrap();
+    dir
+}
+
+fn repro(dir: &Path, args: &[&str], sleep_ms: u64) -> Output {
+    fixture()
+        .arg("-C")
+        .arg(dir)
+        .arg("repro")
+        .args(args)
+        .env("FIXTURE_SLEEP_MS", sleep_ms.to_string())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn independent_stages_overlap_in_time() {
+    let ws = new_workspace();
+    let out = repro(ws.path(), &["-j", "2", "slow_a", "slow_b"], 300);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = read_trace(ws.path());
+    let a = trace.iter().find(|t| t.0 == "slow_a").unwrap();
+    let b = trace.iter().find(|t| t.0 == "slow_b").unwrap();
+    assert!(
+        a.1 < b.2 && b.1 < a.2,
+        "intervals do not overlap: {a:?} {b:?}"
+    );
+
+    let ws = new_workspace();
+    let out = repro(ws.path(), &["-j", "1", "slow_a", "slow_b"], 50);
+    assert!(out.status.success());
+    let trace = read_trace(ws.path());
+    let (a, b) = (&trace[0], &trace[1]);
+    assert!(a.2 <= b.1, "-j 1 must run one stage at a time: {a:?} {b:?}");
+}
+
+#[test]
+fn failing_stage_exits_non_zero_with_one_line() {
+    let ws = new_workspace();
+    fs::write(ws.path().join("inputs/extra.txt"), "fail\n").unwrap();
+    let out = repro(ws.path(), &[], 0);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: stage `total` failed: inputs/extra.txt asked this stage to fail"
+    );
+}
+
+#[test]
+fn second_repro_waits_for_the_first() {
+    let ws = new_workspace();
+    let mut first = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["repro", "-j", "1", "slow_a", "slow_b"])
+        .env("FIXTURE_SLEEP_MS", "400")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first process holds the lock (it writes its pid into the lock file).
+    let lock = ws.path().join(".pipeline/lock");
+    for _ in 0..200 {
+        if fs::read_to_string(&lock).is_ok_and(|s| s.starts_with("pid")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = repro(ws.path(), &["slow_a", "slow_b"], 0);
+    assert!(first.wait().unwrap().success());
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        stdout.contains("waiting for the workspace lock held by pid"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Everything is up to date."),
+        "the second saw the first's work: {stdout}"
+    );
+    let runs: Vec<String> = read_trace(ws.path()).into_iter().map(|t| t.0).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+/// Files that must come out identical: every output, the lock file.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = vec![PathBuf::from("pipeline.lock")];
+    for rel in [
+        "data/numbers.txt",
+        "data/scaled.txt",
+        "results/summary.json",
+        "slow/a.txt",
+        "slow/b.txt",
+    ] {
+        files.push(PathBuf::from(rel));
+    }
+    files
+        .into_iter()
+        .map(|rel| {
+            let bytes =
+                fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+            (rel, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_at_any_moment_then_repro_gives_the_same_result() {
+    let reference = new_workspace();
+    assert!(repro(reference.path(), &[], 0).status.success());
+    let expected = snapshot(reference.path());
+
+    // Kill at increasing delays so that runs die while hashing, running, caching, placing
+    // outputs and writing the lock file; then change params and back to also cover restores.
+    for (round, delay_ms) in [0u64, 2, 5, 10, 20, 35, 50, 80, 120, 200]
+        .into_iter()
+        .enumerate()
+    {
+        let ws = new_workspace();
+        if round % 2 == 1 {
+            assert!(repro(ws.path(), &[], 0).status.success());
+            fs::write(
+                ws.path().join("params.toml"),
+                "[numbers]\ncount = 9\nfactor = 2\n",
+            )
+            .unwrap();
+        }
+        let mut child = fixture()
+            .arg("-C")
+            .arg(ws.path())
+            .args(["repro", "-j", "2"])
+            .env("FIXTURE_SLEEP_MS", "30")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        fs::write(ws.path().join("params.toml"), PARAMS).unwrap();
+        let out = repro(ws.path(), &[], 0);
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            snapshot(ws.path()),
+            expected,
+            "round {round} (killed after {delay_ms} ms)"
+        );
+        let again = repro(ws.path(), &[], 0);
+        assert!(String::from_utf8_lossy(&again.stdout).contains("Everything is up to date."));
+    }
+}
