@@ -22,13 +22,13 @@ fn unique_stages<'a>(cx: &mut Ctxt, pipeline: &'a Pipeline) -> HashMap<String, &
     let mut by_name: HashMap<String, &Stage> = HashMap::new();
     for stage in &pipeline.stages {
         let name = stage.name.to_string();
-        if by_name.contains_key(&name) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = by_name.entry(name.clone()) {
+            slot.insert(stage);
+        } else {
             cx.error_spanned_by(
                 &stage.name,
                 format!("stage `{name}` is listed twice in this pipeline"),
             );
-        } else {
-            by_name.insert(name, stage);
         }
     }
     by_name

@@ -269,3 +269,45 @@ fn status_json_and_dag_formats() {
             .unwrap()
     );
 }
+
+#[test]
+fn changed_stage_code_reruns_only_that_stage_and_its_consumers() {
+    use pipeline_core::{OutKind, OutputRef, Pipeline, StageDef};
+    const A: OutputRef = OutputRef::new("a", "o", "a.txt");
+    const B: OutputRef = OutputRef::new("b", "o", "b.txt");
+    let build = |code_a: &str, text_a: &'static str| {
+        Pipeline::new(
+            "p",
+            vec![
+                StageDef::new("a", code_a, move |ctx, _| ctx.write(A, text_a)).out(
+                    "o",
+                    A.path,
+                    OutKind::Out,
+                ),
+                StageDef::new("b", "b1", |ctx, _| {
+                    let text = ctx.read_to_string(A)?;
+                    ctx.write(B, text.to_uppercase())
+                })
+                .dep_output("a", "o", A.path)
+                .out("o", B.path, OutKind::Out),
+            ],
+        )
+    };
+    let ws = TestWorkspace::new().unwrap();
+    ws.repro(build("a1", "x"), &[]).unwrap();
+    let status = ws.run(build("a2", "y"), &["status"]).unwrap();
+    assert!(status.contains("a: stale\n    code changed"), "{status}");
+    let out = ws.repro(build("a2", "y"), &[]).unwrap();
+    assert!(out.contains("Running stage `a` (code changed)"), "{out}");
+    assert!(
+        out.contains("Running stage `b` (dep changed: a.txt)"),
+        "{out}"
+    );
+    assert_eq!(ws.read("b.txt").unwrap(), "Y");
+    // New code, same output bytes: `b` stays cached (early cutoff).
+    let out = ws.repro(build("a3", "y"), &[]).unwrap();
+    assert!(
+        out.contains("Running stage `a`") && !out.contains("stage `b`"),
+        "{out}"
+    );
+}

@@ -63,9 +63,9 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
     };
     let reports = engine.repro(&selected, &options, &events);
     if args.stages.is_empty() {
-        engine.prune_lock()?;
+        engine.prune_lock();
     }
-    engine.finish();
+    engine.finish()?;
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.result.is_err())

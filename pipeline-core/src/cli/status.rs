@@ -57,7 +57,7 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
             }
         })
         .collect();
-    engine.finish();
+    engine.finish()?;
     if args.json {
         out.line(serde_json::to_string_pretty(
             &serde_json::json!({ "stages": statuses }),

@@ -144,8 +144,20 @@ pub struct Engine<'a> {
     state: StateCache,
     store: ObjectStore,
     runs: RunCache,
-    lock: Mutex<LockFile>,
+    lock: Mutex<LockState>,
 }
+
+/// The lock file in memory, and when it was last written. Writes are spaced out: each one
+/// rewrites the whole file, and the run cache already makes a lagging lock file harmless after
+/// a kill, since the next `repro` restores instead of rerunning.
+struct LockState {
+    file: LockFile,
+    dirty: bool,
+    saved: Instant,
+}
+
+/// How stale the lock file on disk may get during a `repro`.
+const LOCK_SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 impl<'a> Engine<'a> {
     /// Loads the lock file and caches of `ws`.
@@ -161,13 +173,17 @@ impl<'a> Engine<'a> {
             state: StateCache::load(&ws.state_dir()),
             store: ObjectStore::new(ws.cache_dir()),
             runs: RunCache::new(ws.runs_dir()),
-            lock: Mutex::new(LockFile::load(ws.root())?),
+            lock: Mutex::new(LockState {
+                file: LockFile::load(ws.root())?,
+                dirty: false,
+                saved: Instant::now(),
+            }),
         })
     }
 
     /// The lock file as currently held.
     pub fn lock_file(&self) -> LockFile {
-        lock(&self.lock).clone()
+        lock(&self.lock).file.clone()
     }
 
     /// Hashes stage `i`'s dependencies and compares with the lock file.
@@ -195,7 +211,7 @@ impl<'a> Engine<'a> {
             outs: stage.outs.iter().map(|o| o.path.clone()).collect(),
         };
         let digest = fingerprint.digest();
-        let locked = lock(&self.lock).stages.get(&stage.name).cloned();
+        let locked = lock(&self.lock).file.stages.get(&stage.name).cloned();
         let mut reasons = Vec::new();
         match &locked {
             None => reasons.push(Reason::NeverRun),
@@ -377,34 +393,48 @@ impl<'a> Engine<'a> {
     /// Writes the stage's new lock entry.
     fn record(&self, check: &Check, outs: Vec<PathEntry>) -> Result<(), StageError> {
         let entry = check.fingerprint.to_lock(check.deps.clone(), outs);
-        let mut lock_file = lock(&self.lock);
-        if lock_file.stages.get(&check.fingerprint.name) != Some(&entry) {
-            lock_file
+        let mut state = lock(&self.lock);
+        if state.file.stages.get(&check.fingerprint.name) != Some(&entry) {
+            state
+                .file
                 .stages
                 .insert(check.fingerprint.name.clone(), entry);
-            lock_file.save(self.ws.root())?;
+            state.dirty = true;
+        }
+        if state.dirty && state.saved.elapsed() >= LOCK_SAVE_INTERVAL {
+            state.file.save(self.ws.root())?;
+            state.dirty = false;
+            state.saved = Instant::now();
         }
         Ok(())
     }
 
     /// Drops lock entries of stages the pipeline no longer has.
-    pub fn prune_lock(&self) -> Result<(), LockError> {
+    pub fn prune_lock(&self) {
         let known: BTreeSet<&str> = self.dag.stages().iter().map(|s| s.name.as_str()).collect();
-        let mut lock_file = lock(&self.lock);
-        let before = lock_file.stages.len();
-        lock_file
+        let mut state = lock(&self.lock);
+        let before = state.file.stages.len();
+        state
+            .file
             .stages
             .retain(|name, _| known.contains(name.as_str()));
-        if lock_file.stages.len() != before {
-            lock_file.save(self.ws.root())?;
+        if state.file.stages.len() != before {
+            state.dirty = true;
         }
-        Ok(())
     }
 
-    /// Saves the state cache (a lost save only costs rehashing).
-    pub fn finish(&self) {
+    /// Writes what is pending: the lock file, then the state cache (a lost state cache only
+    /// costs rehashing).
+    pub fn finish(&self) -> Result<(), LockError> {
+        let mut state = lock(&self.lock);
+        if state.dirty {
+            state.file.save(self.ws.root())?;
+            state.dirty = false;
+        }
+        drop(state);
         let _ = self.state.save();
         let _ = fs::remove_dir(self.ws.tmp_dir());
+        Ok(())
     }
 
     /// Brings `selected` up to date, in parallel where the graph allows.
