@@ -6,10 +6,34 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Every temp file or directory the runtime creates starts with this, so that leftovers of a
+/// killed process can be recognised and swept without touching anything of the user's.
+pub const TMP_PREFIX: &str = ".pipeline-tmp-";
+
+/// Removes leftovers of killed processes directly inside `dir`. Only call it while holding the
+/// workspace lock: a running process's temp files look the same.
+pub fn sweep(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            let path = entry.path();
+            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically, creating parent directories.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_dir(path)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    write_via(dir, path, bytes)
+}
+
+/// Like [`write`], with the temp file in `tmp_dir` (same filesystem): stores that spread files
+/// over many subdirectories keep their leftovers in one place to sweep.
+pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(tmp_dir)?;
+    let dir = parent_dir(path)?;
+    let mut tmp = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(tmp_dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

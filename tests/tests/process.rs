@@ -170,7 +170,24 @@ fn kill_9_at_any_moment_then_repro_gives_the_same_result() {
             expected,
             "round {round} (killed after {delay_ms} ms)"
         );
+        let leftovers: Vec<String> = walk(ws.path())
+            .into_iter()
+            .filter(|p| p.contains(".pipeline-tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
         let again = repro(ws.path(), &[], 0);
         assert!(String::from_utf8_lossy(&again.stdout).contains("Everything is up to date."));
     }
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        out.push(path.display().to_string());
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+    }
+    out
 }

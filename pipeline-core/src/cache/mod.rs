@@ -95,7 +95,7 @@ impl ObjectStore {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let input = File::open(src).map_err(io_err(src))?;
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(atomic::TMP_PREFIX)
             .tempfile_in(&self.dir)
             .map_err(io_err(&self.dir))?;
         let (hash, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
@@ -114,7 +114,7 @@ impl ObjectStore {
         let hash = hash::bytes(bytes);
         let object = self.object_path(&hash);
         if !object.is_file() {
-            atomic::write(&object, bytes).map_err(io_err(&object))?;
+            atomic::write_via(&self.dir, &object, bytes).map_err(io_err(&object))?;
         }
         Ok(hash)
     }
@@ -192,7 +192,7 @@ impl ObjectStore {
         let manifest = self.read_manifest(&entry.hash)?;
         let parent = atomic::parent_dir(&dest).map_err(io_err(&dest))?;
         let staging = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(atomic::TMP_PREFIX)
             .tempdir_in(parent)
             .map_err(io_err(parent))?;
         for file in &manifest {
@@ -230,7 +230,7 @@ impl ObjectStore {
         };
         let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(atomic::TMP_PREFIX)
             .tempfile_in(parent)
             .map_err(io_err(parent))?;
         let (actual, _) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(&object))?;
@@ -261,7 +261,8 @@ fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> 
 
 /// Moves the finished directory `built` to `dest`, swapping out whatever was there.
 pub fn replace_dir(built: &Path, dest: &Path) -> Result<(), CacheError> {
-    let old = dest.with_extension("old-pipeline");
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let old = dest.with_file_name(format!("{}old-{name}", atomic::TMP_PREFIX));
     let had_old = match fs::symlink_metadata(dest) {
         Ok(_) => {
             let _ = fs::remove_dir_all(&old);

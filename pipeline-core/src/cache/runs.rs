@@ -43,6 +43,6 @@ impl RunCache {
     /// Records a run.
     pub fn put(&self, fingerprint: &str, record: &RunRecord) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
-        atomic::write(&self.path(fingerprint), &bytes)
+        atomic::write_via(&self.dir, &self.path(fingerprint), &bytes)
     }
 }

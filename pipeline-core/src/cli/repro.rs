@@ -43,6 +43,7 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
         out.line(format!("waiting for the workspace lock held by {holder}…"))
     })?;
     let engine = Engine::new(ws, dag, &params)?;
+    engine.sweep_leftovers();
     let options = Options {
         force: args.force,
         jobs: args.jobs.map_or(0, usize::from),

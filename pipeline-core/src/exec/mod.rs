@@ -181,6 +181,27 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// Removes what killed runs left behind: staging areas, and temp files next to outputs and
+    /// in the cache. Call only while holding the workspace lock.
+    pub fn sweep_leftovers(&self) {
+        let _ = fs::remove_dir_all(self.ws.tmp_dir());
+        let mut dirs: BTreeSet<std::path::PathBuf> = BTreeSet::new();
+        dirs.insert(self.ws.cache_dir());
+        dirs.insert(self.ws.runs_dir());
+        dirs.insert(self.ws.state_dir());
+        dirs.insert(self.ws.root().to_path_buf());
+        for stage in self.dag.stages() {
+            for out in &stage.outs {
+                if let Some(parent) = self.ws.path(&out.path).parent() {
+                    dirs.insert(parent.to_path_buf());
+                }
+            }
+        }
+        for dir in dirs {
+            crate::atomic::sweep(&dir);
+        }
+    }
+
     /// The lock file as currently held.
     pub fn lock_file(&self) -> LockFile {
         lock(&self.lock).file.clone()
