@@ -22,6 +22,32 @@ pub mod iris {
         Ok(bytes)
     }
 
+    /// The metrics file: headline scores at the top, per-class scores keyed by class name (so
+    /// they flatten to `per_class.setosa.f1`), and the confusion matrix with its labels.
+    fn metrics_json(m: &ml::Metrics) -> serde_json::Value {
+        let per_class: serde_json::Map<String, serde_json::Value> = m
+            .per_class
+            .iter()
+            .map(|c| {
+                let scores = serde_json::json!({
+                    "precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support,
+                });
+                (c.class.clone(), scores)
+            })
+            .collect();
+        serde_json::json!({
+            "accuracy": m.accuracy,
+            "macro_precision": m.macro_precision,
+            "macro_recall": m.macro_recall,
+            "macro_f1": m.macro_f1,
+            "per_class": per_class,
+            "confusion_matrix": {
+                "labels": m.per_class.iter().map(|c| c.class.clone()).collect::<Vec<_>>(),
+                "rows_true_columns_predicted": m.confusion_matrix,
+            },
+        })
+    }
+
     /// Writes the Iris data set (shipped in `linfa-datasets`) to `data/raw/iris.csv`, then a
     /// stratified, seeded split of it to `data/processed/`.
     #[stage(
@@ -65,7 +91,10 @@ pub mod iris {
         let metrics = ml::evaluate(&test.labels, &predicted, &test.class_names)?;
         ctx.write(
             evaluate::metrics,
-            format!("{}\n", serde_json::to_string_pretty(&metrics)?),
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&metrics_json(&metrics))?
+            ),
         )?;
         let svg = ml::confusion_matrix_svg(
             &metrics.confusion_matrix,

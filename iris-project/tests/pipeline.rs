@@ -156,3 +156,180 @@ fn bad_params_are_rejected_and_nothing_runs() {
     assert!(!ws.path().join("pipeline.lock").exists());
     assert!(!ws.path().join("data").exists());
 }
+
+/// `exp show` with ids and times masked (same width, so columns stay aligned) and the experiment
+/// rows sorted, so the snapshot only changes when params, metrics or layout do.
+fn stable_exp_table(text: &str) -> String {
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !line.starts_with("exp-") {
+                return line.to_string();
+            }
+            // "exp-1234567  2026-11-27 07:54:21  …": 11 + 2 + 19 characters.
+            format!("exp-xxxxxxx  YYYY-MM-DD hh:mm:ss{}", &line[32..])
+        })
+        .collect();
+    let first_exp = lines
+        .iter()
+        .position(|l| l.starts_with("exp-"))
+        .unwrap_or(lines.len());
+    lines[first_exp..].sort();
+    lines.join("\n")
+}
+
+#[test]
+fn grid_of_twelve_experiments_leaves_workspace_untouched() {
+    let ws = workspace();
+    ws.repro(iris::pipeline(), &[]).unwrap();
+    let params_before = ws.read("params.toml").unwrap();
+    let model_before = ws.read("models/model.json").unwrap();
+    let lock_before = ws.read("pipeline.lock").unwrap();
+    let out = ws
+        .run(
+            iris::pipeline(),
+            &[
+                "exp",
+                "run",
+                "--grid",
+                "train.n_estimators=10,50,100,200",
+                "--grid",
+                "train.max_depth=3,5,10",
+                "-j",
+                "2",
+            ],
+        )
+        .unwrap();
+    assert!(
+        out.starts_with("Running 12 experiment(s), 2 at a time"),
+        "{out}"
+    );
+    assert_eq!(ws.read("params.toml").unwrap(), params_before);
+    assert_eq!(ws.read("models/model.json").unwrap(), model_before);
+    assert_eq!(ws.read("pipeline.lock").unwrap(), lock_before);
+
+    let json = ws
+        .run(iris::pipeline(), &["exp", "show", "--json"])
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.len(), 13, "the workspace and 12 experiments");
+    for row in &rows[1..] {
+        assert!(
+            row["metrics"]["accuracy"].as_f64().unwrap() >= 0.85,
+            "{row}"
+        );
+        assert!(row["params"]["train.n_estimators"].is_string());
+    }
+    let table = ws.run(iris::pipeline(), &["exp", "show"]).unwrap();
+    insta::assert_snapshot!("exp_show", stable_exp_table(&table));
+
+    // The default point was already computed by `repro`: its stages come from the run cache.
+    let out = ws.run(iris::pipeline(), &["exp", "run"]).unwrap();
+    assert!(!out.contains("running stage"), "{out}");
+}
+
+#[test]
+fn exp_apply_restores_params_and_outputs_without_running() {
+    let ws = workspace();
+    ws.repro(iris::pipeline(), &[]).unwrap();
+    let out = ws
+        .run(
+            iris::pipeline(),
+            &[
+                "exp",
+                "run",
+                "-S",
+                "train.n_estimators=20",
+                "-S",
+                "train.max_depth=3",
+            ],
+        )
+        .unwrap();
+    let id = out
+        .lines()
+        .rev()
+        .find_map(|l| l.split(':').next().filter(|s| s.starts_with("exp-")))
+        .unwrap();
+    let diff = ws
+        .run(iris::pipeline(), &["params", "diff", "workspace", id])
+        .unwrap();
+    assert!(diff.contains("train.n_estimators  100        20"), "{diff}");
+    let applied = ws.run(iris::pipeline(), &["exp", "apply", id]).unwrap();
+    assert!(!applied.contains("Running stage"), "{applied}");
+    let params = ws.read("params.toml").unwrap();
+    assert!(
+        params.contains("n_estimators = 20\nmax_depth = 3\n"),
+        "{params}"
+    );
+    assert!(
+        params.contains("# Fraction of the 4 features"),
+        "comments are kept: {params}"
+    );
+    let status = ws.run(iris::pipeline(), &["status"]).unwrap();
+    assert_eq!(status.trim(), "Everything is up to date.");
+    let diff = ws
+        .run(iris::pipeline(), &["metrics", "diff", "lock", id])
+        .unwrap();
+    assert!(diff.starts_with("No metric differs"), "{diff}");
+}
+
+#[test]
+fn bad_override_in_a_grid_runs_nothing() {
+    let ws = workspace();
+    let err = format!(
+        "{:#}",
+        ws.run(
+            iris::pipeline(),
+            &["exp", "run", "--grid", "train.n_estimators=10,0"]
+        )
+        .unwrap_err()
+    );
+    assert!(
+        err.contains("[train] n_estimators = 0: must be at least 1"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        ws.run(iris::pipeline(), &["exp", "run", "-S", "train.depth=3"])
+            .unwrap_err()
+    );
+    assert_eq!(err, "-S train.depth=3: no key `depth` in [train]");
+    assert!(!ws.path().join(".pipeline/exps").exists());
+    assert!(!ws.path().join("data").exists());
+}
+
+#[test]
+fn mean_accuracy_over_ten_split_seeds() {
+    let ws = workspace();
+    let seeds = (0..10).map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    let grid = format!("data.random_state={seeds}");
+    ws.run(iris::pipeline(), &["exp", "run", "--grid", &grid])
+        .unwrap();
+    let json = ws
+        .run(iris::pipeline(), &["exp", "show", "--json"])
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let accuracies: Vec<f64> = rows[1..]
+        .iter()
+        .map(|r| r["metrics"]["accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(accuracies.len(), 10);
+    let mean = accuracies.iter().sum::<f64>() / 10.0;
+    assert!(mean >= 0.93, "mean accuracy {mean} over {accuracies:?}");
+}
+
+#[test]
+fn metrics_show_and_plots() {
+    let ws = workspace();
+    ws.repro(iris::pipeline(), &[]).unwrap();
+    let shown = ws.run(iris::pipeline(), &["metrics", "show"]).unwrap();
+    assert!(shown.contains("models/metrics.json  accuracy"), "{shown}");
+    assert!(shown.contains("per_class.virginica.recall"), "{shown}");
+    let out = ws.run(iris::pipeline(), &["plots", "show"]).unwrap();
+    assert!(out.starts_with("1 plot(s) written to"), "{out}");
+    let page = ws.read("pipeline_plots/index.html").unwrap();
+    assert!(
+        page.contains("<h2>models/confusion_matrix.svg</h2>") && page.contains("<svg"),
+        "{page}"
+    );
+}

@@ -13,7 +13,9 @@ pub const TMP_PREFIX: &str = ".pipeline-tmp-";
 /// Removes leftovers of killed processes directly inside `dir`. Only call it while holding the
 /// workspace lock: a running process's temp files look the same.
 pub fn sweep(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
             let path = entry.path();
@@ -33,7 +35,9 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(tmp_dir)?;
     let dir = parent_dir(path)?;
-    let mut tmp = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(tmp_dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempfile_in(tmp_dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

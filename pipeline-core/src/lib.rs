@@ -10,13 +10,16 @@
 pub mod atomic;
 pub mod cache;
 pub mod cli;
+pub mod compare;
 pub mod context;
 pub mod dag;
 pub mod entry;
 pub mod exec;
+pub mod exp;
 pub mod fingerprint;
 pub mod hash;
 pub mod lock;
+pub mod metrics;
 pub mod params;
 pub mod pipeline;
 pub mod state;

@@ -40,12 +40,26 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WorkspaceError + '_ {
 #[derive(Clone, Debug)]
 pub struct Workspace {
     root: PathBuf,
+    /// Where the object cache and run cache live: the workspace's own `.pipeline/`, or the main
+    /// workspace's for an experiment running in isolation.
+    shared: PathBuf,
 }
 
 impl Workspace {
     /// The workspace at `root` exactly.
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Workspace { root: root.into() }
+        let root = root.into();
+        let shared = root.join(STATE_DIR);
+        Workspace { root, shared }
+    }
+
+    /// A scratch workspace at `root` that shares `main`'s caches, so what it produces lands in
+    /// (and is restored from) the same object and run caches.
+    pub fn sharing_caches(main: &Workspace, root: impl Into<PathBuf>) -> Self {
+        Workspace {
+            root: root.into(),
+            shared: main.shared.clone(),
+        }
     }
 
     /// The nearest directory at or above `start` holding `params.toml`, `pipeline.lock` or
@@ -76,12 +90,17 @@ impl Workspace {
 
     /// `.pipeline/cache/`: content-addressed objects.
     pub fn cache_dir(&self) -> PathBuf {
-        self.state_dir().join("cache")
+        self.shared.join("cache")
     }
 
     /// `.pipeline/runs/`: the run cache, fingerprint → outputs.
     pub fn runs_dir(&self) -> PathBuf {
-        self.state_dir().join("runs")
+        self.shared.join("runs")
+    }
+
+    /// `.pipeline/exps/`: experiment records and their scratch workspaces.
+    pub fn exps_dir(&self) -> PathBuf {
+        self.shared.join("exps")
     }
 
     /// `.pipeline/tmp/`: staging areas of running stages.

@@ -24,11 +24,34 @@ pub fn param_args(func: &ItemFn) -> Vec<(Ident, Type)> {
         .collect()
 }
 
-/// The stage's code fingerprint: SHA-256 of its tokens, so formatting and comments do not count
-/// but any change to what the function does invalidates its cached outputs.
+/// The stage's code fingerprint: SHA-256 of its tokens, so layout and comments (doc comments
+/// included) do not count but any change to what the function does invalidates its cached
+/// outputs. Trailing commas are dropped too, since rustfmt adds and removes them.
 fn code_fingerprint(func: &ItemFn) -> String {
-    let digest = Sha256::digest(func.to_token_stream().to_string().as_bytes());
+    let mut func = func.clone();
+    func.attrs.retain(|attr| !attr.path().is_ident("doc"));
+    let tokens = normalize(func.to_token_stream());
+    let digest = Sha256::digest(tokens.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Removes commas that close a group, recursively.
+fn normalize(stream: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = stream.into_iter().collect();
+    let count = trees.len();
+    trees
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, tree)| match tree {
+            TokenTree::Punct(p) if p.as_char() == ',' && i + 1 == count => None,
+            TokenTree::Group(g) => Some(TokenTree::Group(Group::new(
+                g.delimiter(),
+                normalize(g.stream()),
+            ))),
+            other => Some(other),
+        })
+        .collect()
 }
 
 /// The whole expansion.
@@ -196,6 +219,8 @@ mod tests {
         let a = parse("fn train(ctx: &mut C) -> R { fit(ctx, 10) }");
         let b = parse("fn train(ctx: &mut C) -> R {\n    // ten trees\n    fit(ctx,   10)\n}");
         let c = parse("fn train(ctx: &mut C) -> R { fit(ctx, 11) }");
+        let d = parse("/// Trains.\nfn train(ctx: &mut C) -> R { fit(ctx, 10,) }");
+        assert_eq!(code_fingerprint(&a), code_fingerprint(&d));
         assert_eq!(code_fingerprint(&a), code_fingerprint(&b));
         assert_ne!(code_fingerprint(&a), code_fingerprint(&c));
         assert_eq!(code_fingerprint(&a).len(), 64);

@@ -261,7 +261,10 @@ fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> 
 
 /// Moves the finished directory `built` to `dest`, swapping out whatever was there.
 pub fn replace_dir(built: &Path, dest: &Path) -> Result<(), CacheError> {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let old = dest.with_file_name(format!("{}old-{name}", atomic::TMP_PREFIX));
     let had_old = match fs::symlink_metadata(dest) {
         Ok(_) => {

@@ -3,11 +3,16 @@
 //! its own file; errors become one `error: …` line and a non-zero exit, never a panic.
 
 mod dag;
+mod exp;
+mod metrics;
+mod params;
+mod plots;
 mod repro;
 mod status;
+mod table;
 
 use crate::dag::Dag;
-use crate::params::{self, ParamValues};
+use crate::params::ParamValues;
 use crate::pipeline::Pipeline;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
@@ -39,6 +44,18 @@ pub enum Command {
     Status(status::Args),
     /// Show the pipeline graph.
     Dag(dag::Args),
+    /// Experiments: run variants in isolation, compare them, apply one.
+    #[command(subcommand)]
+    Exp(exp::Command),
+    /// Compare parameters.
+    #[command(subcommand)]
+    Params(params::Command),
+    /// Show and compare metrics.
+    #[command(subcommand)]
+    Metrics(metrics::Command),
+    /// Render declared plots.
+    #[command(subcommand)]
+    Plots(plots::Command),
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -107,6 +124,10 @@ pub fn run(pipeline: Pipeline, cli: Cli, out: &Printer) -> anyhow::Result<ExitCo
         Command::Repro(args) => repro::run(&ws, &dag, args, out),
         Command::Status(args) => status::run(&ws, &dag, args, out),
         Command::Dag(args) => dag::run(&ws, &dag, args, out),
+        Command::Exp(command) => exp::run(&ws, &dag, command, out),
+        Command::Params(command) => params::run(&ws, &dag, command, out),
+        Command::Metrics(command) => metrics::run(&ws, &dag, command, out),
+        Command::Plots(command) => plots::run(&ws, &dag, command, out),
     }
 }
 
@@ -128,13 +149,17 @@ pub(crate) fn load_params(
     dag: &Dag,
     overrides: &[String],
 ) -> anyhow::Result<ParamValues> {
-    let mut table = params::read_file(ws.root())?;
-    params::apply_overrides(&mut table, overrides)?;
+    let mut table = crate::params::read_file(ws.root())?;
+    crate::params::apply_overrides(&mut table, overrides)?;
     let sections = dag
         .stages()
         .iter()
         .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
-    Ok(params::validate(&table, sections, params::PARAMS_FILE)?)
+    Ok(crate::params::validate(
+        &table,
+        sections,
+        crate::params::PARAMS_FILE,
+    )?)
 }
 
 /// Resolves stage names given on the command line.

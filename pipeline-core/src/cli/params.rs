@@ -1,0 +1,69 @@
+//! `params diff [A] [B]`: parameters that differ between two points (default: the last `repro`
+//! against the workspace).
+
+use super::{table, Printer};
+use crate::compare::resolve;
+use crate::dag::Dag;
+use crate::exp::FileLog;
+use crate::workspace::Workspace;
+use std::process::ExitCode;
+
+/// `params` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show parameters that differ between A and B.
+    Diff(DiffArgs),
+}
+
+/// Arguments of `params diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// `workspace`, `lock`, an experiment id or a git revision (default: lock).
+    pub a: Option<String>,
+    /// Same choices (default: workspace).
+    pub b: Option<String>,
+    /// Also list parameters that did not change.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ws: &Workspace, dag: &Dag, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
+    let Command::Diff(args) = command;
+    let log = FileLog::new(ws.exps_dir());
+    let a_spec = args.a.as_deref().unwrap_or("lock");
+    let b_spec = args.b.as_deref().unwrap_or("workspace");
+    let a = resolve(ws, dag, &log, a_spec)?;
+    let b = resolve(ws, dag, &log, b_spec)?;
+    let mut keys: Vec<&String> = a.params.keys().chain(b.params.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let rows: Vec<Vec<String>> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let (old, new) = (a.params.get(key), b.params.get(key));
+            if old == new && !args.all {
+                return None;
+            }
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "-".into());
+            Some(vec![key.clone(), show(old), show(new)])
+        })
+        .collect();
+    if args.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|r| serde_json::json!({"param": r[0], "old": r[1], "new": r[2]}))
+            .collect();
+        out.line(serde_json::to_string_pretty(&json)?);
+    } else if rows.is_empty() {
+        out.line(format!(
+            "No parameter differs between {a_spec} and {b_spec}."
+        ));
+    } else {
+        let headers = ["Param".to_string(), a_spec.to_string(), b_spec.to_string()];
+        out.line(table::render(&headers, &rows).trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,180 @@
+//! Running experiments: each point gets a scratch workspace under `.pipeline/exps/` that shares
+//! the main workspace's caches. Stages whose fingerprint was seen before are restored from the
+//! run cache instead of running; whatever runs is stored in the object cache. The scratch
+//! workspace is deleted afterwards; the record keeps everything needed to apply the experiment.
+
+use super::{new_id, now_ms, ExpRecord, ExperimentLog};
+use crate::atomic::TMP_PREFIX;
+use crate::dag::Dag;
+use crate::exec::{Engine, Event, Failure, Options};
+use crate::metrics;
+use crate::params::{self, ParamValues};
+use crate::pipeline::{DepDef, OutKind};
+use crate::workspace::Workspace;
+use anyhow::Context as _;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// One validated point of an `exp run`.
+pub struct Point {
+    /// Its `-S` overrides.
+    pub overrides: Vec<String>,
+    /// The params they give.
+    pub params: ParamValues,
+}
+
+/// Validates every point before anything runs, so a bad value in one grid point changes nothing.
+pub fn prepare_points(
+    ws: &Workspace,
+    dag: &Dag,
+    points: Vec<Vec<String>>,
+) -> anyhow::Result<Vec<Point>> {
+    let table = params::read_file(ws.root())?;
+    points
+        .into_iter()
+        .map(|overrides| {
+            let mut t = table.clone();
+            params::apply_overrides(&mut t, &overrides)?;
+            let origin = if overrides.is_empty() {
+                params::PARAMS_FILE.to_string()
+            } else {
+                format!("{} with -S {}", params::PARAMS_FILE, overrides.join(" -S "))
+            };
+            let sections = dag
+                .stages()
+                .iter()
+                .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
+            let params = params::validate(&t, sections, &origin)?;
+            Ok(Point { overrides, params })
+        })
+        .collect()
+}
+
+/// Runs `points`, up to `jobs` at a time, recording each in `log`. `say` receives progress lines.
+pub fn run_points(
+    ws: &Workspace,
+    dag: &Dag,
+    points: Vec<Point>,
+    jobs: usize,
+    log: &dyn ExperimentLog,
+    say: &(dyn Fn(String) + Sync),
+) -> anyhow::Result<Vec<ExpRecord>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .context("starting the experiment thread pool")?;
+    pool.install(|| {
+        points
+            .into_par_iter()
+            .map(|point| run_one(ws, dag, point, log, say))
+            .collect()
+    })
+}
+
+fn run_one(
+    ws: &Workspace,
+    dag: &Dag,
+    point: Point,
+    log: &dyn ExperimentLog,
+    say: &(dyn Fn(String) + Sync),
+) -> anyhow::Result<ExpRecord> {
+    let id = new_id(&point.overrides.join(" "));
+    let scratch = ws.exps_dir().join(format!("{TMP_PREFIX}{id}"));
+    let result = run_in(ws, dag, &point, &id, &scratch, log, say);
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+fn run_in(
+    ws: &Workspace,
+    dag: &Dag,
+    point: &Point,
+    id: &str,
+    scratch: &Path,
+    log: &dyn ExperimentLog,
+    say: &(dyn Fn(String) + Sync),
+) -> anyhow::Result<ExpRecord> {
+    let exp_ws = Workspace::sharing_caches(ws, scratch);
+    fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    for stage in dag.stages() {
+        for dep in &stage.deps {
+            if let DepDef::File(path) = dep {
+                copy_into(ws.root(), scratch, path)?;
+            }
+        }
+    }
+    let created_ms = now_ms();
+    let engine = Engine::new(&exp_ws, dag, &point.params)?;
+    let label = if point.overrides.is_empty() {
+        id.to_string()
+    } else {
+        format!("{id} ({})", point.overrides.join(", "))
+    };
+    let events = |event: Event| match event {
+        Event::Running(name, _) => say(format!("{label}: running stage `{name}`")),
+        Event::CacheWarning(name, error) => {
+            say(format!("{label}: warning: stage `{name}`: {error}"))
+        }
+        Event::Finished(..) => {}
+    };
+    let all = (0..dag.stages().len()).collect();
+    let reports = engine.repro(
+        &all,
+        &Options {
+            force: false,
+            jobs: 1,
+        },
+        &events,
+    );
+    engine.finish()?;
+    let error = reports.iter().find_map(|r| match &r.result {
+        Err(Failure::Error(e)) => Some(format!("stage `{}` failed: {e}", r.name)),
+        _ => None,
+    });
+    let mut metrics_by_path = BTreeMap::new();
+    if error.is_none() {
+        for stage in dag.stages() {
+            for out in stage.outs.iter().filter(|o| o.kind == OutKind::Metrics) {
+                let bytes = fs::read(scratch.join(&out.path))
+                    .with_context(|| format!("reading {}", out.path))?;
+                let flat = metrics::parse(&out.path, &bytes).map_err(anyhow::Error::msg)?;
+                metrics_by_path.insert(out.path.clone(), flat);
+            }
+        }
+    }
+    let record = ExpRecord {
+        id: id.to_string(),
+        created_ms,
+        overrides: point.overrides.clone(),
+        params: point.params.sections().clone(),
+        metrics: metrics_by_path,
+        lock: engine.lock_file(),
+        error,
+    };
+    log.record(&record)?;
+    Ok(record)
+}
+
+/// Copies a file or directory dependency from the main workspace into the scratch one.
+fn copy_into(from_root: &Path, to_root: &Path, rel: &str) -> anyhow::Result<()> {
+    let from = from_root.join(rel);
+    let to = to_root.join(rel);
+    if !from.exists() {
+        // The stage reports the missing dependency by name when it is checked.
+        return Ok(());
+    }
+    if from.is_dir() {
+        for entry in fs::read_dir(&from).with_context(|| format!("reading {rel}"))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            copy_into(from_root, to_root, &format!("{rel}/{name}"))?;
+        }
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::copy(&from, &to).with_context(|| format!("copying {rel} into the experiment"))?;
+    Ok(())
+}
