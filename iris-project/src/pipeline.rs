@@ -57,6 +57,7 @@ pub mod iris {
             test = "data/processed/test.csv",
         ],
         params = [data],
+        code = ["src/ml/dataset.rs", "src/ml/split.rs"],
     )]
     fn prepare(ctx: &mut StageContext, data: &DataParams) -> Result<()> {
         let all = ml::iris();
@@ -68,7 +69,12 @@ pub mod iris {
     }
 
     /// Fits the random forest on the training split and saves it as JSON.
-    #[stage(deps = [prepare::train], outs = [model = "models/model.json"], params = [train])]
+    #[stage(
+        deps = [prepare::train],
+        outs = [model = "models/model.json"],
+        params = [train],
+        code = ["src/ml/dataset.rs", "src/ml/forest.rs"],
+    )]
     fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
         let data = read_dataset(&ctx.input(prepare::train), prepare::train.path)?;
         let forest = RandomForest::fit(&train.forest(), &data)?;
@@ -82,6 +88,7 @@ pub mod iris {
         outs = [metadata = "models/metadata.json"],
         metrics = [metrics = "models/metrics.json"],
         plots = [confusion = "models/confusion_matrix.svg"],
+        code = ["src/ml/dataset.rs", "src/ml/forest.rs", "src/ml/metrics.rs", "src/ml/plot.rs"],
     )]
     fn evaluate(ctx: &mut StageContext) -> Result<()> {
         let model_json = ctx.read_to_string(train::model)?;

@@ -22,6 +22,7 @@ pub struct Stage {
     pub deps: Vec<Dep>,
     pub outs: Vec<Out>,
     pub params: Vec<Ident>,
+    pub code: Vec<LitStr>,
     pub always_run: bool,
     pub frozen: bool,
 }
@@ -93,6 +94,7 @@ impl Stage {
             deps: Vec::new(),
             outs: Vec::new(),
             params: Vec::new(),
+            code: Vec::new(),
             always_run: false,
             frozen: false,
         };
@@ -131,6 +133,11 @@ impl Stage {
                         let content = list_value(input)?;
                         let idents = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
                         stage.params.extend(idents);
+                    }
+                    symbol::CODE => {
+                        let content = list_value(input)?;
+                        let paths = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                        stage.code.extend(paths);
                     }
                     symbol::ALWAYS_RUN => stage.always_run = true,
                     symbol::FROZEN => stage.frozen = true,

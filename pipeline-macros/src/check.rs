@@ -10,6 +10,7 @@ pub fn check(cx: &mut Ctxt, pipeline: &Pipeline) {
     let stages = unique_stages(cx, pipeline);
     check_signatures(cx, pipeline);
     check_out_paths(cx, pipeline);
+    check_code_paths(cx, pipeline);
     check_output_owners(cx, pipeline);
     check_deps(cx, pipeline, &stages);
     if cx.is_ok() {
@@ -87,6 +88,17 @@ fn check_out_paths(cx: &mut Ctxt, pipeline: &Pipeline) {
                 if let Err(why) = path_problem(&path.value()) {
                     cx.error_spanned_by(path, format!("dependency path {why}"));
                 }
+            }
+        }
+    }
+}
+
+/// Every `code` path names files of the crate.
+fn check_code_paths(cx: &mut Ctxt, pipeline: &Pipeline) {
+    for stage in &pipeline.stages {
+        for path in &stage.code {
+            if let Err(why) = crate::code::files(&path.value()) {
+                cx.error_spanned_by(path, why);
             }
         }
     }

@@ -28,11 +28,23 @@ pub fn param_args(func: &ItemFn) -> Vec<(Ident, Type)> {
 /// included) do not count but any change to what the function does invalidates its cached
 /// outputs. Trailing commas are dropped too, since rustfmt adds and removes them.
 fn code_fingerprint(func: &ItemFn) -> String {
+    fingerprint_with(func, &[])
+}
+
+/// The code fingerprint with the `code` files' contents mixed in.
+fn fingerprint_with(func: &ItemFn, files: &[std::path::PathBuf]) -> String {
     let mut func = func.clone();
     func.attrs.retain(|attr| !attr.path().is_ident("doc"));
     let tokens = normalize(func.to_token_stream());
-    let digest = Sha256::digest(tokens.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hasher = Sha256::new();
+    hasher.update(tokens.to_string().as_bytes());
+    // Unreadable files were reported by the checks; here they simply do not count.
+    let _ = crate::code::hash_into(&mut hasher, files);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Removes commas that close a group, recursively.
@@ -134,7 +146,22 @@ fn output_handles(stage: &Stage) -> TokenStream {
 fn stage_def(pipeline: &Pipeline, stage: &Stage) -> TokenStream {
     let name = &stage.name;
     let stage_name = name.to_string();
-    let code = code_fingerprint(&stage.func);
+    let files: Vec<std::path::PathBuf> = stage
+        .code
+        .iter()
+        .filter_map(|path| crate::code::files(&path.value()).ok())
+        .flatten()
+        .collect();
+    let code = if files.is_empty() {
+        code_fingerprint(&stage.func)
+    } else {
+        fingerprint_with(&stage.func, &files)
+    };
+    // Makes cargo rebuild when a `code` file outside the crate's modules changes.
+    let tracked = files.iter().map(|file| {
+        let path = file.to_string_lossy().into_owned();
+        quote! { const _: &[u8] = ::core::include_bytes!(#path); }
+    });
     let args = param_args(&stage.func);
 
     let deps = stage.deps.iter().filter_map(|dep| match dep {
@@ -187,6 +214,7 @@ fn stage_def(pipeline: &Pipeline, stage: &Stage) -> TokenStream {
             #stage_name,
             #code,
             |__ctx: &mut ::pipeline_core::StageContext, __params: &::pipeline_core::ParamValues| {
+                #(#tracked)*
                 #(#bindings)*
                 ::pipeline_core::IntoStageResult::into_stage_result(#name(__ctx, #(#passes),*))
             },

@@ -10,6 +10,7 @@
 
 mod ast;
 mod check;
+mod code;
 mod ctxt;
 mod expand;
 mod symbol;

@@ -11,10 +11,13 @@ pub const METRICS: &str = "metrics";
 pub const PLOTS: &str = "plots";
 /// Sections of `params.toml` the stage is bound to.
 pub const PARAMS: &str = "params";
+/// Source files or directories (relative to the crate) whose content joins the stage's code
+/// fingerprint: helper code the stage calls.
+pub const CODE: &str = "code";
 /// The stage runs on every `repro`, even when nothing changed.
 pub const ALWAYS_RUN: &str = "always_run";
 /// The stage never runs; its recorded outputs are trusted as they are.
 pub const FROZEN: &str = "frozen";
 
 /// Every key, in the order the "expected one of" hint lists them.
-pub const ALL: &[&str] = &[DEPS, OUTS, METRICS, PLOTS, PARAMS, ALWAYS_RUN, FROZEN];
+pub const ALL: &[&str] = &[DEPS, OUTS, METRICS, PLOTS, PARAMS, CODE, ALWAYS_RUN, FROZEN];
