@@ -257,6 +257,14 @@ fn status_json_and_dag_formats() {
     assert_eq!(value["stages"][0]["stage"], "generate");
     assert_eq!(value["stages"][0]["state"], "stale");
     assert_eq!(value["stages"][0]["reasons"][0], "never ran");
+    let dag: serde_json::Value = serde_json::from_str(
+        &ws.run(numbers::pipeline(), &["dag", "--format", "json"])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dag["stages"][2]["name"], "total");
+    assert_eq!(dag["stages"][2]["upstream"][0], "scale");
+    assert_eq!(dag["stages"][2]["outs"][0]["kind"], "metrics");
     insta::assert_snapshot!("dag_ascii", ws.run(numbers::pipeline(), &["dag"]).unwrap());
     insta::assert_snapshot!(
         "dag_mermaid",
