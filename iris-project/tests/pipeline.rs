@@ -118,11 +118,14 @@ fn outputs_are_byte_identical_across_runs_and_thread_counts() {
     a.repro(iris::pipeline(), &["-j", "1"]).unwrap();
     b.repro(iris::pipeline(), &["-j", "2"]).unwrap();
     for dir in ["data", "models"] {
-        assert_eq!(
-            a.files_under(dir).unwrap(),
-            b.files_under(dir).unwrap(),
-            "{dir}"
-        );
+        let (x, y) = (a.files_under(dir).unwrap(), b.files_under(dir).unwrap());
+        assert_eq!(x.len(), y.len());
+        for (path, text) in &x {
+            assert!(
+                y.get(path) == Some(text),
+                "{path} differs between -j 1 and -j 2"
+            );
+        }
     }
     assert_eq!(
         a.read("pipeline.lock").unwrap(),
@@ -146,12 +149,15 @@ fn bad_params_are_rejected_and_nothing_runs() {
     ws.write("params.toml", PARAMS).unwrap();
     let err = format!(
         "{:#}",
-        ws.repro(iris::pipeline(), &["-S", "train.n_estimators=0"])
-            .unwrap_err()
+        ws.run(
+            iris::pipeline(),
+            &["exp", "run", "-S", "train.n_estimators=0"]
+        )
+        .unwrap_err()
     );
     assert_eq!(
         err,
-        "params.toml: [train] n_estimators = 0: must be at least 1"
+        "params.toml with -S train.n_estimators=0: [train] n_estimators = 0: must be at least 1"
     );
     assert!(!ws.path().join("pipeline.lock").exists());
     assert!(!ws.path().join("data").exists());

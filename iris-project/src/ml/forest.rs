@@ -539,6 +539,19 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(RandomForest::fit(&params, &data)?.to_json(), first);
         }
+        // Deep trees on the default split meet near-tied candidate splits, where an unordered
+        // sum of class impurities would pick a different split from one fit to the next.
+        let (train, _) = stratified_split(&data, 0.2, 42)?;
+        let deep = ForestParams {
+            n_estimators: 100,
+            max_depth: Some(10),
+            random_state: 42,
+            ..ForestParams::default()
+        };
+        let reference = RandomForest::fit(&deep, &train)?.to_json();
+        for _ in 0..20 {
+            assert_eq!(RandomForest::fit(&deep, &train)?.to_json(), reference);
+        }
         let other = RandomForest::fit(
             &ForestParams {
                 random_state: 4,

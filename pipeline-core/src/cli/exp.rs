@@ -307,7 +307,6 @@ fn apply(
         dry: false,
         jobs: None,
         downstream: false,
-        set: Vec::new(),
     };
     super::repro::run(ws, dag, args, out)
 }

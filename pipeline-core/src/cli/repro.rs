@@ -27,13 +27,10 @@ pub struct Args {
     /// The named stages and everything that depends on them.
     #[arg(long)]
     pub downstream: bool,
-    /// Override a parameter for this run: -S section.key=value.
-    #[arg(short = 'S', long = "set-param", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
 }
 
 pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
-    let params = load_params(ws, dag, &args.set)?;
+    let params = load_params(ws, dag, &[])?;
     let targets = resolve_targets(dag, &args.stages)?;
     let selected = select(dag, &targets, args.single, args.downstream)?;
     if args.dry {
