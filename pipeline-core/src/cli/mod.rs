@@ -7,6 +7,7 @@ mod exp;
 mod metrics;
 mod params;
 mod plots;
+mod progress;
 mod repro;
 mod status;
 mod table;

@@ -45,19 +45,28 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
         force: args.force,
         jobs: args.jobs.map_or(0, usize::from),
     };
+    let progress = super::progress::Progress::new();
     let events = |event: Event| match event {
         Event::Running(name, reasons) => {
             let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-            out.line(format!("Running stage `{name}` ({})", why.join("; ")));
+            progress.suspend(|| out.line(format!("Running stage `{name}` ({})", why.join("; "))));
+            progress.start(name);
         }
-        Event::Finished(name, Outcome::Restored, took) => out.line(format!(
-            "Restored stage `{name}` from the run cache in {}",
-            ms(took)
-        )),
-        Event::Finished(name, _, took) => out.line(format!("Stage `{name}` done in {}", ms(took))),
-        Event::CacheWarning(name, error) => out.line(format!(
-            "warning: stage `{name}`: {error}; running the stage instead"
-        )),
+        Event::Finished(name, outcome, took) => {
+            progress.finish(name);
+            let line = match outcome {
+                Outcome::Restored => {
+                    format!("Restored stage `{name}` from the run cache in {}", ms(took))
+                }
+                _ => format!("Stage `{name}` done in {}", ms(took)),
+            };
+            progress.suspend(|| out.line(line));
+        }
+        Event::CacheWarning(name, error) => progress.suspend(|| {
+            out.line(format!(
+                "warning: stage `{name}`: {error}; running the stage instead"
+            ))
+        }),
     };
     let reports = engine.repro(&selected, &options, &events);
     if args.stages.is_empty() {
