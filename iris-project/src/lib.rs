@@ -9,3 +9,4 @@
 pub mod ml;
 pub mod params;
 pub mod pipeline;
+pub mod predict;

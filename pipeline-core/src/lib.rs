@@ -22,6 +22,7 @@ pub mod lock;
 pub mod metrics;
 pub mod params;
 pub mod pipeline;
+pub mod predict;
 pub mod state;
 pub mod testing;
 pub mod workspace;

@@ -7,6 +7,7 @@ mod exp;
 mod metrics;
 mod params;
 mod plots;
+mod predict;
 mod progress;
 mod repro;
 mod status;
@@ -15,6 +16,7 @@ mod table;
 use crate::dag::Dag;
 use crate::params::ParamValues;
 use crate::pipeline::Pipeline;
+use crate::predict::Predictor;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -57,6 +59,8 @@ pub enum Command {
     /// Render declared plots.
     #[command(subcommand)]
     Plots(plots::Command),
+    /// Predict with a logged model: batch predictions for the rows of a CSV file.
+    Predict(predict::Args),
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -80,68 +84,104 @@ impl Printer {
     }
 }
 
-/// Parses the process arguments, runs the command and returns the exit code.
+/// A pipeline binary: the pipeline, plus how to load its models for `predict`.
+pub struct App {
+    pipeline: Pipeline,
+    predictor: Option<Box<dyn Predictor>>,
+}
+
+impl App {
+    /// An app for `pipeline`.
+    pub fn new(pipeline: Pipeline) -> Self {
+        App {
+            pipeline,
+            predictor: None,
+        }
+    }
+
+    /// Enables `predict` with models this predictor understands.
+    pub fn predictor(mut self, predictor: impl Predictor + 'static) -> Self {
+        self.predictor = Some(Box::new(predictor));
+        self
+    }
+
+    /// Parses the process arguments, runs the command and returns the exit code.
+    pub fn main(self) -> ExitCode {
+        // Stage panics are caught and reported as that stage's failure; keep the default hook
+        // from printing a backtrace banner in the middle of the output.
+        std::panic::set_hook(Box::new(|_| {}));
+        let cli = match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(error) => {
+                let _ = error.print();
+                return if error.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+        };
+        let printer = Printer::new(Box::new(std::io::stdout()));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(cli, &printer)));
+        match result {
+            Ok(Ok(code)) => code,
+            Ok(Err(error)) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+            Err(_) => {
+                eprintln!("error: internal error (a bug): the command panicked");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// Runs a parsed command.
+    pub fn run(self, cli: Cli, out: &Printer) -> anyhow::Result<ExitCode> {
+        let start = match &cli.cwd {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().context("reading the current directory")?,
+        };
+        let ws = Workspace::discover(&start);
+        let dag = Dag::new(self.pipeline).context("invalid pipeline")?;
+        match cli.command {
+            Command::Repro(args) => repro::run(&ws, &dag, args, out),
+            Command::Status(args) => status::run(&ws, &dag, args, out),
+            Command::Dag(args) => dag::run(&ws, &dag, args, out),
+            Command::Exp(command) => exp::run(&ws, &dag, command, out),
+            Command::Params(command) => params::run(&ws, &dag, command, out),
+            Command::Metrics(command) => metrics::run(&ws, &dag, command, out),
+            Command::Plots(command) => plots::run(&ws, &dag, command, out),
+            Command::Predict(args) => predict::run(&ws, self.predictor.as_deref(), args, out),
+        }
+    }
+
+    /// Parses `args` (without the program name) and runs them, for tests and embedding.
+    pub fn run_args<I, S>(self, args: I, out: &Printer) -> anyhow::Result<ExitCode>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        let argv = std::iter::once(std::ffi::OsString::from("pipeline"))
+            .chain(args.into_iter().map(Into::into));
+        let cli = Cli::try_parse_from(argv)?;
+        self.run(cli, out)
+    }
+}
+
+/// `App::new(pipeline).main()`: the whole `main` of a pipeline binary without models to serve.
 pub fn main(pipeline: Pipeline) -> ExitCode {
-    // Stage panics are caught and reported as that stage's failure; keep the default hook from
-    // printing a backtrace banner in the middle of the output.
-    std::panic::set_hook(Box::new(|_| {}));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    let printer = Printer::new(Box::new(std::io::stdout()));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(pipeline, cli, &printer)
-    }));
-    match result {
-        Ok(Ok(code)) => code,
-        Ok(Err(error)) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("error: internal error (a bug): the command panicked");
-            ExitCode::FAILURE
-        }
-    }
+    App::new(pipeline).main()
 }
 
-/// Runs a parsed command against `pipeline`.
-pub fn run(pipeline: Pipeline, cli: Cli, out: &Printer) -> anyhow::Result<ExitCode> {
-    let start = match &cli.cwd {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().context("reading the current directory")?,
-    };
-    let ws = Workspace::discover(&start);
-    let dag = Dag::new(pipeline).context("invalid pipeline")?;
-    match cli.command {
-        Command::Repro(args) => repro::run(&ws, &dag, args, out),
-        Command::Status(args) => status::run(&ws, &dag, args, out),
-        Command::Dag(args) => dag::run(&ws, &dag, args, out),
-        Command::Exp(command) => exp::run(&ws, &dag, command, out),
-        Command::Params(command) => params::run(&ws, &dag, command, out),
-        Command::Metrics(command) => metrics::run(&ws, &dag, command, out),
-        Command::Plots(command) => plots::run(&ws, &dag, command, out),
-    }
-}
-
-/// Parses `args` (without the program name) and runs them, for tests and embedding.
+/// `App::new(pipeline).run_args(args, out)`.
 pub fn run_args<I, S>(pipeline: Pipeline, args: I, out: &Printer) -> anyhow::Result<ExitCode>
 where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
-    let argv = std::iter::once(std::ffi::OsString::from("pipeline"))
-        .chain(args.into_iter().map(Into::into));
-    let cli = Cli::try_parse_from(argv)?;
-    run(pipeline, cli, out)
+    App::new(pipeline).run_args(args, out)
 }
 
 /// Loads and validates `params.toml` (plus overrides) for every section the pipeline declares.
