@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod predict;
 pub mod state;
 pub mod testing;
+pub mod tracking;
 pub mod workspace;
 
 pub use context::StageContext;

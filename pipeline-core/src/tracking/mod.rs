@@ -1,0 +1,28 @@
+//! Experiment tracking for the pipeline engine: experiments, runs, params,
+//! metrics, tags, artifacts and a model registry, following MLflow's data
+//! model and semantics.
+//!
+//! Two backends implement [`TrackingStore`]: [`SqliteStore`], an embedded
+//! store needing only a local directory, and [`RestStore`], a client for an
+//! MLflow tracking server. Everything else here (types, validation, the
+//! search-filter language, URIs) is shared so both behave alike.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod filter;
+pub mod model;
+pub mod rest;
+pub mod sqlite;
+pub mod store;
+pub mod uri;
+
+pub use self::error::{Result, TrackingError};
+pub use self::filter::{Filter, OrderBy};
+pub use self::model::{
+    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
+    Tag,
+};
+pub use self::rest::RestStore;
+pub use self::sqlite::SqliteStore;
+pub use self::store::TrackingStore;
+pub use self::uri::TrackingUri;

@@ -1,0 +1,152 @@
+//! The backend-neutral tracking interface.
+//!
+//! The engine records every stage run through [`TrackingStore`] and never
+//! knows whether the data lands in the embedded SQLite store or on an MLflow
+//! server; both implementations follow MLflow's semantics (immutable params,
+//! latest-metric rules, search syntax) so switching backends changes where
+//! data lives, not what it means.
+
+use std::path::Path;
+
+use super::error::{Result, TrackingError};
+use super::model::{
+    now_ms, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
+    RunStatus, Tag,
+};
+use super::uri::TrackingUri;
+
+/// A place to record experiments, runs, artifacts and registered models.
+///
+/// Implementations are shared between pipeline stages running on several
+/// threads, hence `Send + Sync` and `&self` everywhere.
+pub trait TrackingStore: Send + Sync {
+    /// Returns the id of the experiment with this name, creating it first if needed.
+    fn get_or_create_experiment(&self, name: &str) -> Result<String>;
+
+    /// All active experiments, ordered by id.
+    fn list_experiments(&self) -> Result<Vec<Experiment>>;
+
+    /// The experiment with this name, if any.
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
+
+    /// Starts a run in `RUNNING` state. Sets the `mlflow.runName` tag, and
+    /// `mlflow.parentRunId` when `parent_run_id` is given, besides `tags`.
+    /// An empty `run_name` gets a generated one.
+    fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo>;
+
+    /// Records metrics (appended to history), params (immutable: the same
+    /// value again is accepted, a different one is [`TrackingError::ParamChanged`])
+    /// and tags (overwritten). Everything is validated before anything is written.
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()>;
+
+    /// Sets a run's status and, optionally, its end time.
+    fn update_run(&self, run_id: &str, status: RunStatus, end_time_ms: Option<i64>) -> Result<()>;
+
+    /// A run with its params, tags and the latest value of each metric.
+    fn get_run(&self, run_id: &str) -> Result<Run>;
+
+    /// Every recorded value of one metric, ordered by step, then timestamp.
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
+
+    /// Runs of the given experiments matching an MLflow filter, ordered by
+    /// `order_by` clauses (default `start_time DESC`, then run id), at most
+    /// `max_results` of them (capped at 50,000 as in MLflow).
+    fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        filter: &str,
+        order_by: &[String],
+        max_results: usize,
+    ) -> Result<Vec<Run>>;
+
+    /// Stores a local file as `artifact_path` (e.g. `model/model.json`)
+    /// inside the run's artifact root, replacing any artifact at that path.
+    fn log_artifact(&self, run_id: &str, local_file: &Path, artifact_path: &str) -> Result<()>;
+
+    /// The immediate children of `dir` (the root when `None`) in the run's
+    /// artifact tree; paths are relative to the root.
+    fn list_artifacts(&self, run_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>>;
+
+    /// Copies an artifact to `dest`: a file is written to exactly `dest`; a
+    /// directory (or `""` for the root) is recreated at `dest` recursively.
+    fn download_artifact(&self, run_id: &str, path: &str, dest: &Path) -> Result<()>;
+
+    /// Creates an empty registered model.
+    fn create_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+
+    /// Adds the next version (1, 2, ...) of a registered model.
+    fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+    ) -> Result<ModelVersion>;
+
+    /// One version of a registered model.
+    fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion>;
+
+    /// The newest version of a registered model.
+    fn latest_model_version(&self, name: &str) -> Result<ModelVersion>;
+
+    /// Points `alias` at `version`, moving it if it pointed elsewhere.
+    fn set_model_alias(&self, name: &str, alias: &str, version: u64) -> Result<()>;
+
+    /// The version `alias` points at.
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+
+    /// All registered models, ordered by name.
+    fn list_registered_models(&self) -> Result<Vec<RegisteredModel>>;
+
+    /// One registered model with its newest version and aliases.
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+
+    /// Finds runs still `RUNNING` whose owning process is gone and marks them
+    /// `KILLED` with the current time as end time, returning their ids.
+    ///
+    /// Whether an owner is alive is the caller's decision (the engine tags
+    /// runs with `pipeline.pid` and `pipeline.host` and checks those).
+    fn mark_abandoned_runs(&self, is_alive: &dyn Fn(&Run) -> bool) -> Result<Vec<String>>;
+
+    /// Logs one metric value.
+    fn log_metric(&self, run_id: &str, key: &str, value: f64, step: i64) -> Result<()> {
+        self.log_batch(run_id, &[Metric::new(key, value, now_ms(), step)], &[], &[])
+    }
+
+    /// Logs one param.
+    fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        self.log_batch(run_id, &[], &[Param::new(key, value)], &[])
+    }
+
+    /// Sets one tag.
+    fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        self.log_batch(run_id, &[], &[], &[Tag::new(key, value)])
+    }
+
+    /// Resolves a `models:/` URI to the model version it names.
+    fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {
+        match TrackingUri::parse(uri)? {
+            TrackingUri::ModelVersion { name, version } => self.get_model_version(&name, version),
+            TrackingUri::ModelLatest { name } => self.latest_model_version(&name),
+            TrackingUri::ModelAlias { name, alias } => {
+                self.get_model_version_by_alias(&name, &alias)
+            }
+            TrackingUri::Run { .. } => Err(TrackingError::InvalidUri {
+                uri: uri.to_string(),
+                reason: "expected a models:/ URI".into(),
+            }),
+        }
+    }
+}

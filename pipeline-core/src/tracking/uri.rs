@@ -1,0 +1,239 @@
+//! Parsing of the MLflow-style URIs the engine passes around: `runs:/` for a
+//! run's artifacts and `models:/` for registered model versions.
+//!
+//! Pipeline definitions refer to models and artifacts by these URIs, so they
+//! are parsed once, strictly, into an enum; a typo fails at load time with the
+//! URI in the message instead of as a confusing lookup failure later.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::error::{Result, TrackingError};
+use super::model::{normalize_artifact_path, validate_model_name};
+
+/// A parsed `runs:/` or `models:/` URI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TrackingUri {
+    /// `runs:/<run_id>` or `runs:/<run_id>/<path>`: an artifact (or the
+    /// whole artifact root when `path` is empty) of a run.
+    Run {
+        /// Run id.
+        run_id: String,
+        /// Normalised path inside the run's artifact root; empty for the root.
+        path: String,
+    },
+    /// `models:/<name>/<version>`.
+    ModelVersion {
+        /// Registered model name.
+        name: String,
+        /// Version number (1-based).
+        version: u64,
+    },
+    /// `models:/<name>/latest`: the newest version.
+    ModelLatest {
+        /// Registered model name.
+        name: String,
+    },
+    /// `models:/<name>@<alias>`: the version the alias points at.
+    ModelAlias {
+        /// Registered model name.
+        name: String,
+        /// Alias, e.g. `champion`.
+        alias: String,
+    },
+}
+
+impl TrackingUri {
+    /// Parses a URI; see the variants for the accepted forms.
+    pub fn parse(uri: &str) -> Result<Self> {
+        let bad = |reason: &str| TrackingError::InvalidUri {
+            uri: uri.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(rest) = uri.strip_prefix("runs:/") {
+            let rest = rest.trim_start_matches('/');
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            if run_id.is_empty() {
+                return Err(bad("missing run id (expected runs:/<run_id>/<path>)"));
+            }
+            if !run_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(bad("run id may only contain letters, digits, '-' and '_'"));
+            }
+            let path = normalize_artifact_path(path).map_err(|e| bad(&e.to_string()))?;
+            return Ok(TrackingUri::Run {
+                run_id: run_id.to_string(),
+                path,
+            });
+        }
+        if let Some(rest) = uri.strip_prefix("models:/") {
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            if let Some((name, alias)) = rest.split_once('@') {
+                check_name(name).map_err(|r| bad(&r))?;
+                if alias.is_empty() {
+                    return Err(bad("missing alias after '@'"));
+                }
+                if alias.contains('/') || alias.contains('@') {
+                    return Err(bad("alias must not contain '/' or '@'"));
+                }
+                return Ok(TrackingUri::ModelAlias {
+                    name: name.to_string(),
+                    alias: alias.to_string(),
+                });
+            }
+            let Some((name, selector)) = rest.split_once('/') else {
+                return Err(bad(
+                    "expected models:/<name>/<version>, models:/<name>/latest or models:/<name>@<alias>",
+                ));
+            };
+            check_name(name).map_err(|r| bad(&r))?;
+            if selector.contains('/') {
+                return Err(bad("unexpected path after the model version"));
+            }
+            if selector == "latest" {
+                return Ok(TrackingUri::ModelLatest {
+                    name: name.to_string(),
+                });
+            }
+            if selector.is_empty() {
+                return Err(bad("missing version after the model name"));
+            }
+            return match selector.parse::<u64>() {
+                Ok(0) => Err(bad("model versions start at 1")),
+                Ok(version) => Ok(TrackingUri::ModelVersion {
+                    name: name.to_string(),
+                    version,
+                }),
+                Err(_) if selector.chars().all(|c| c.is_ascii_digit()) => {
+                    Err(bad("version number is too large"))
+                }
+                Err(_) => Err(bad(&format!(
+                    "'{selector}' is neither a version number nor 'latest' (model stages are not supported; use an alias: models:/<name>@<alias>)"
+                ))),
+            };
+        }
+        Err(bad("expected a runs:/ or models:/ URI"))
+    }
+}
+
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("missing model name".into());
+    }
+    validate_model_name(name).map_err(|e| e.to_string())
+}
+
+impl FromStr for TrackingUri {
+    type Err = TrackingError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        TrackingUri::parse(s)
+    }
+}
+
+impl fmt::Display for TrackingUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrackingUri::Run { run_id, path } if path.is_empty() => write!(f, "runs:/{run_id}"),
+            TrackingUri::Run { run_id, path } => write!(f, "runs:/{run_id}/{path}"),
+            TrackingUri::ModelVersion { name, version } => write!(f, "models:/{name}/{version}"),
+            TrackingUri::ModelLatest { name } => write!(f, "models:/{name}/latest"),
+            TrackingUri::ModelAlias { name, alias } => write!(f, "models:/{name}@{alias}"),
+        }
+    }
+}
+
+/// The artifact URI of a path inside a run: `runs:/<run_id>/<path>`.
+pub fn run_artifact_uri(run_id: &str, path: &str) -> String {
+    TrackingUri::Run {
+        run_id: run_id.to_string(),
+        path: path.trim_matches('/').to_string(),
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_all_forms() {
+        assert_eq!(
+            TrackingUri::parse("runs:/0123abcd/model/model.json").unwrap(),
+            TrackingUri::Run {
+                run_id: "0123abcd".into(),
+                path: "model/model.json".into()
+            }
+        );
+        assert_eq!(
+            TrackingUri::parse("runs:/0123abcd").unwrap(),
+            TrackingUri::Run {
+                run_id: "0123abcd".into(),
+                path: String::new()
+            }
+        );
+        assert_eq!(
+            TrackingUri::parse("models:/iris/3").unwrap(),
+            TrackingUri::ModelVersion {
+                name: "iris".into(),
+                version: 3
+            }
+        );
+        assert_eq!(
+            TrackingUri::parse("models:/iris/latest").unwrap(),
+            TrackingUri::ModelLatest {
+                name: "iris".into()
+            }
+        );
+        assert_eq!(
+            TrackingUri::parse("models:/iris@champion").unwrap(),
+            TrackingUri::ModelAlias {
+                name: "iris".into(),
+                alias: "champion".into()
+            }
+        );
+    }
+
+    #[test]
+    fn round_trips() {
+        for s in [
+            "runs:/abc/model/m.json",
+            "runs:/abc",
+            "models:/m/1",
+            "models:/m/latest",
+            "models:/m@prod",
+        ] {
+            assert_eq!(TrackingUri::parse(s).unwrap().to_string(), s);
+        }
+        assert_eq!(run_artifact_uri("abc", "model/"), "runs:/abc/model");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "runs:/",
+            "runs:/ab$c/x",
+            "runs:/abc/../x",
+            "runs:abc",
+            "models:/",
+            "models:/iris",
+            "models:/iris/",
+            "models:/iris/0",
+            "models:/iris/Production",
+            "models:/iris/1/extra",
+            "models:/iris@",
+            "models:/@alias",
+            "models://1",
+            "s3://bucket/key",
+            "",
+        ] {
+            let err = TrackingUri::parse(bad).unwrap_err();
+            assert!(
+                matches!(&err, TrackingError::InvalidUri { uri, .. } if uri == bad),
+                "{bad}: {err}"
+            );
+        }
+    }
+}
