@@ -78,6 +78,7 @@ pub mod iris {
     fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
         let data = read_dataset(&ctx.input(prepare::train), prepare::train.path)?;
         let forest = RandomForest::fit(&train.forest(), &data)?;
+        ctx.log_model(&forest, "model")?;
         ctx.write(train::model, forest.to_json())
     }
 
@@ -109,9 +110,14 @@ pub mod iris {
             "Iris test split",
         );
         ctx.write(evaluate::confusion, svg)?;
+        // The evaluated model is logged with its scores, so the run id and URI below load
+        // exactly the model these metrics describe.
+        ctx.log_model(&forest, "model")?;
         let metadata = serde_json::json!({
             "model_path": train::model.path,
             "model_sha256": pipeline_core::hash::bytes(model_json.as_bytes()),
+            "run_id": ctx.run_id(),
+            "model_uri": ctx.run_uri("model"),
             "test_rows": test.labels.len(),
             "accuracy": metrics.accuracy,
         });

@@ -9,6 +9,7 @@ use crate::lock::{LockFile, LOCK_FILE};
 use crate::metrics::{self, Flat};
 use crate::params::{self, PARAMS_FILE};
 use crate::pipeline::OutKind;
+use crate::tracking::recorder::Target;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
 use std::collections::BTreeMap;
@@ -23,11 +24,13 @@ pub struct Snapshot {
     pub metrics: BTreeMap<String, Flat>,
 }
 
-/// Resolves `spec`: `workspace`, `lock`, an experiment id (or unique prefix), or a git revision.
+/// Resolves `spec`: `workspace`, `lock`, an experiment id (or unique prefix), a tracking run id,
+/// or a git revision.
 pub fn resolve(
     ws: &Workspace,
     dag: &Dag,
     log: &dyn ExperimentLog,
+    tracking: &Target,
     spec: &str,
 ) -> anyhow::Result<Snapshot> {
     match spec {
@@ -37,6 +40,17 @@ pub fn resolve(
             Ok(from_lock(ws, dag, &lock))
         }
         _ => {
+            if spec.len() == 32 && spec.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if let Ok(run) = tracking.open()?.get_run(spec) {
+                    return Ok(Snapshot {
+                        params: run.params.into_iter().map(|p| (p.key, p.value)).collect(),
+                        metrics: BTreeMap::from([(
+                            format!("runs:/{spec}"),
+                            run.metrics.into_iter().map(|m| (m.key, m.value)).collect(),
+                        )]),
+                    });
+                }
+            }
             if spec.starts_with("exp-") {
                 let record = log.get(spec)?;
                 return Ok(Snapshot {

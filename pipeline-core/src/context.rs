@@ -3,6 +3,9 @@
 //! never leaves a half-written output where the next stage or the user would read it.
 
 use crate::pipeline::{OutputRef, WorkspacePath};
+use crate::tracking::model::now_ms;
+use crate::tracking::recorder::StageLog;
+use crate::tracking::{Metric, Param};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +38,8 @@ pub struct StageContext {
     stage: String,
     root: PathBuf,
     staging: PathBuf,
+    run_id: Option<String>,
+    log: StageLog,
 }
 
 impl StageContext {
@@ -48,7 +53,73 @@ impl StageContext {
             stage: stage.into(),
             root: root.into(),
             staging: staging.into(),
+            run_id: None,
+            log: StageLog::default(),
         }
+    }
+
+    /// Attaches the tracking run this execution is recorded in.
+    pub fn with_run(mut self, run_id: Option<String>) -> Self {
+        self.run_id = run_id;
+        self
+    }
+
+    /// The id of the tracking run recording this execution, when tracking is on.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+
+    /// `runs:/<run id>/<path>`: where an artifact of this run can be found again.
+    pub fn run_uri(&self, path: &str) -> Option<String> {
+        self.run_id.as_ref().map(|id| format!("runs:/{id}/{path}"))
+    }
+
+    /// Logs a param on the stage's run (declared params sections are logged already).
+    pub fn log_param(&mut self, key: &str, value: impl ToString) {
+        self.log.params.push(Param::new(key, value.to_string()));
+    }
+
+    /// Logs a metric value at `step`; every value is kept, as a history.
+    pub fn log_metric(&mut self, key: &str, value: f64, step: i64) {
+        self.log
+            .metrics
+            .push(Metric::new(key, value, now_ms(), step));
+    }
+
+    /// Logs a file as an artifact of the stage's run, under its file name.
+    pub fn log_artifact(&mut self, path: impl AsRef<Path>) -> anyhow::Result<()> {
+        let path = path.as_ref();
+        let name = path
+            .file_name()
+            .ok_or_else(|| anyhow::anyhow!("{}: not a file", path.display()))?
+            .to_string_lossy()
+            .into_owned();
+        if !path.is_file() {
+            anyhow::bail!("{}: no such file to log", path.display());
+        }
+        self.log.artifacts.push((path.to_path_buf(), name));
+        Ok(())
+    }
+
+    /// Logs `model` as the model directory `name/` of the stage's run (`MLmodel` plus
+    /// `model.json`), loadable with `predict --model runs:/<run id>/<name>`.
+    pub fn log_model<M: serde::Serialize>(&mut self, model: &M, name: &str) -> anyhow::Result<()> {
+        if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
+            anyhow::bail!("model name `{name}`: use a plain name such as `model`");
+        }
+        let dir = self.staging.join(".pipeline-models").join(name);
+        crate::predict::save_model(model, &dir)?;
+        for file in [crate::predict::MLMODEL_FILE, crate::predict::MODEL_FILE] {
+            self.log
+                .artifacts
+                .push((dir.join(file), format!("{name}/{file}")));
+        }
+        Ok(())
+    }
+
+    /// What the stage logged, for the engine to record once it succeeded.
+    pub(crate) fn take_log(&mut self) -> StageLog {
+        std::mem::take(&mut self.log)
     }
 
     /// The running stage's name.

@@ -7,9 +7,11 @@
 
 use std::fs;
 
-use serde_json::Value;
 use pipeline_core::tracking::model::{now_ms, TAG_PARENT_RUN_ID, TAG_PIPELINE_PID, TAG_RUN_NAME};
-use pipeline_core::tracking::{Metric, Param, RestStore, RunStatus, Tag, TrackingError, TrackingStore};
+use pipeline_core::tracking::{
+    Metric, Param, RestStore, RunStatus, Tag, TrackingError, TrackingStore,
+};
+use serde_json::Value;
 
 fn server() -> Option<String> {
     match std::env::var("MLFLOW_TEST_URI") {

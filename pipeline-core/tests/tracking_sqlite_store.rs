@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pipeline_core::tracking::filter::sort_runs;
-use pipeline_core::tracking::model::{TAG_PARENT_RUN_ID, TAG_PIPELINE_HOST, TAG_PIPELINE_PID, TAG_RUN_NAME};
+use pipeline_core::tracking::model::{
+    TAG_PARENT_RUN_ID, TAG_PIPELINE_HOST, TAG_PIPELINE_PID, TAG_RUN_NAME,
+};
 use pipeline_core::tracking::{
     Filter, Metric, OrderBy, Param, RunStatus, SqliteStore, Tag, TrackingError, TrackingStore,
 };

@@ -5,9 +5,10 @@ use crate::atomic;
 use crate::compare;
 use crate::dag::Dag;
 use crate::exp::run::{prepare_points, run_points};
-use crate::exp::{grid, ExpRecord, ExperimentLog, FileLog};
+use crate::exp::{grid, ExpRecord, ExperimentLog, StoreLog};
 use crate::metrics::format_value;
 use crate::params::{self, PARAMS_FILE};
+use crate::tracking::recorder::Target;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
 use std::collections::BTreeMap;
@@ -62,20 +63,26 @@ pub struct ApplyArgs {
     pub id: String,
 }
 
-pub fn run(ws: &Workspace, dag: &Dag, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
-    let log = FileLog::new(ws.exps_dir());
+pub fn run(
+    ws: &Workspace,
+    dag: &Dag,
+    tracking: &Target,
+    command: Command,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let log = StoreLog::new(tracking.clone(), dag.name());
     match command {
-        Command::Run(args) => run_exps(ws, dag, args, &log, out),
+        Command::Run(args) => run_exps(ws, dag, tracking, args, out),
         Command::Show(args) => show(ws, dag, args, &log, out),
-        Command::Apply(args) => apply(ws, dag, args, &log, out),
+        Command::Apply(args) => apply(ws, dag, tracking, args, &log, out),
     }
 }
 
 fn run_exps(
     ws: &Workspace,
     dag: &Dag,
+    tracking: &Target,
     args: RunArgs,
-    log: &dyn ExperimentLog,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let points: Vec<Vec<String>> = grid::expand(&args.grid)?
@@ -89,7 +96,7 @@ fn run_exps(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let count = points.len();
     out.line(format!("Running {count} experiment(s), {jobs} at a time"));
-    let records = run_points(ws, dag, points, jobs, log, &|line| out.line(line))?;
+    let records = run_points(ws, dag, points, jobs, tracking, &|line| out.line(line))?;
     let failed: Vec<&ExpRecord> = records.iter().filter(|r| r.error.is_some()).collect();
     for record in &records {
         let summary = headline_metrics(record);
@@ -158,7 +165,7 @@ fn show(
     for record in &records {
         rows.push(Row {
             id: record.id.clone(),
-            created: format_time(record.created_ms),
+            created: table::format_time(record.created_ms),
             params: record.flat_params(),
             metrics: flat_metrics(&record.metrics),
             error: record.error.clone(),
@@ -240,31 +247,10 @@ fn show(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC, without a date library.
-fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn apply(
     ws: &Workspace,
     dag: &Dag,
+    tracking: &Target,
     args: ApplyArgs,
     log: &dyn ExperimentLog,
     out: &Printer,
@@ -308,7 +294,7 @@ fn apply(
         jobs: None,
         downstream: false,
     };
-    super::repro::run(ws, dag, args, out)
+    super::repro::run(ws, dag, tracking, args, out)
 }
 
 /// Sets `a.b.c` in the document to the TOML value written as `value`, keeping comments and
@@ -347,12 +333,6 @@ fn set_leaf(doc: &mut toml_edit::DocumentMut, key: &str, value: &str) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn format_time_is_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06:40");
-    }
 
     #[test]
     fn set_leaf_keeps_comments() {

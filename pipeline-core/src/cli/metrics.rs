@@ -3,8 +3,9 @@
 use super::{table, Printer};
 use crate::compare::{resolve, workspace};
 use crate::dag::Dag;
-use crate::exp::FileLog;
+use crate::exp::StoreLog;
 use crate::metrics::format_value;
+use crate::tracking::recorder::Target;
 use crate::workspace::Workspace;
 use std::process::ExitCode;
 
@@ -40,10 +41,16 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-pub fn run(ws: &Workspace, dag: &Dag, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
+pub fn run(
+    ws: &Workspace,
+    dag: &Dag,
+    tracking: &Target,
+    command: Command,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Show(args) => show(ws, dag, args, out),
-        Command::Diff(args) => diff(ws, dag, args, out),
+        Command::Diff(args) => diff(ws, dag, tracking, args, out),
     }
 }
 
@@ -74,12 +81,18 @@ fn show(ws: &Workspace, dag: &Dag, args: ShowArgs, out: &Printer) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-fn diff(ws: &Workspace, dag: &Dag, args: DiffArgs, out: &Printer) -> anyhow::Result<ExitCode> {
-    let log = FileLog::new(ws.exps_dir());
+fn diff(
+    ws: &Workspace,
+    dag: &Dag,
+    tracking: &Target,
+    args: DiffArgs,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let log = StoreLog::new(tracking.clone(), dag.name());
     let a_spec = args.a.as_deref().unwrap_or("lock");
     let b_spec = args.b.as_deref().unwrap_or("workspace");
-    let a = resolve(ws, dag, &log, a_spec)?;
-    let b = resolve(ws, dag, &log, b_spec)?;
+    let a = resolve(ws, dag, &log, tracking, a_spec)?;
+    let b = resolve(ws, dag, &log, tracking, b_spec)?;
     let mut keys: Vec<(String, String)> = Vec::new();
     for snapshot in [&a, &b] {
         for (path, flat) in &snapshot.metrics {

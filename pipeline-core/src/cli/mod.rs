@@ -5,11 +5,13 @@
 mod dag;
 mod exp;
 mod metrics;
+mod models;
 mod params;
 mod plots;
 mod predict;
 mod progress;
 mod repro;
+mod runs;
 mod status;
 mod table;
 
@@ -17,6 +19,7 @@ use crate::dag::Dag;
 use crate::params::ParamValues;
 use crate::pipeline::Pipeline;
 use crate::predict::Predictor;
+use crate::tracking::recorder::Target;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -33,6 +36,10 @@ pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', long = "cwd", value_name = "DIR", global = true)]
     pub cwd: Option<PathBuf>,
+    /// Record runs on this MLflow server (default: MLFLOW_TRACKING_URI, else the embedded
+    /// store in .pipeline/tracking.db).
+    #[arg(long, value_name = "URI", global = true)]
+    pub tracking_uri: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -61,6 +68,15 @@ pub enum Command {
     Plots(plots::Command),
     /// Predict with a logged model: batch predictions for the rows of a CSV file.
     Predict(predict::Args),
+    /// Experiments of the tracking store.
+    #[command(subcommand)]
+    Experiments(runs::ExperimentsCommand),
+    /// Tracked runs: list, search, show, compare.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// The model registry.
+    #[command(subcommand)]
+    Models(models::Command),
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -145,15 +161,21 @@ impl App {
         };
         let ws = Workspace::discover(&start);
         let dag = Dag::new(self.pipeline).context("invalid pipeline")?;
+        let tracking = Target::choose(&ws, cli.tracking_uri.as_deref())?;
         match cli.command {
-            Command::Repro(args) => repro::run(&ws, &dag, args, out),
+            Command::Repro(args) => repro::run(&ws, &dag, &tracking, args, out),
             Command::Status(args) => status::run(&ws, &dag, args, out),
             Command::Dag(args) => dag::run(&ws, &dag, args, out),
-            Command::Exp(command) => exp::run(&ws, &dag, command, out),
-            Command::Params(command) => params::run(&ws, &dag, command, out),
-            Command::Metrics(command) => metrics::run(&ws, &dag, command, out),
+            Command::Exp(command) => exp::run(&ws, &dag, &tracking, command, out),
+            Command::Params(command) => params::run(&ws, &dag, &tracking, command, out),
+            Command::Metrics(command) => metrics::run(&ws, &dag, &tracking, command, out),
             Command::Plots(command) => plots::run(&ws, &dag, command, out),
-            Command::Predict(args) => predict::run(&ws, self.predictor.as_deref(), args, out),
+            Command::Experiments(command) => runs::experiments(&tracking, command, out),
+            Command::Runs(command) => runs::runs(&dag, &tracking, command, out),
+            Command::Models(command) => models::run(&tracking, command, out),
+            Command::Predict(args) => {
+                predict::run(&ws, &tracking, self.predictor.as_deref(), args, out)
+            }
         }
     }
 

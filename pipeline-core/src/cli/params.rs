@@ -4,7 +4,8 @@
 use super::{table, Printer};
 use crate::compare::resolve;
 use crate::dag::Dag;
-use crate::exp::FileLog;
+use crate::exp::StoreLog;
+use crate::tracking::recorder::Target;
 use crate::workspace::Workspace;
 use std::process::ExitCode;
 
@@ -30,13 +31,19 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-pub fn run(ws: &Workspace, dag: &Dag, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
+pub fn run(
+    ws: &Workspace,
+    dag: &Dag,
+    tracking: &Target,
+    command: Command,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
     let Command::Diff(args) = command;
-    let log = FileLog::new(ws.exps_dir());
+    let log = StoreLog::new(tracking.clone(), dag.name());
     let a_spec = args.a.as_deref().unwrap_or("lock");
     let b_spec = args.b.as_deref().unwrap_or("workspace");
-    let a = resolve(ws, dag, &log, a_spec)?;
-    let b = resolve(ws, dag, &log, b_spec)?;
+    let a = resolve(ws, dag, &log, tracking, a_spec)?;
+    let b = resolve(ws, dag, &log, tracking, b_spec)?;
     let mut keys: Vec<&String> = a.params.keys().chain(b.params.keys()).collect();
     keys.sort();
     keys.dedup();

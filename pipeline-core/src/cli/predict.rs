@@ -2,15 +2,18 @@
 
 use super::Printer;
 use crate::predict::Predictor;
+use crate::tracking::recorder::Target;
+use crate::tracking::TrackingUri;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `predict`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model: a model directory or file.
+    /// The model: `runs:/<run id>/model`, `models:/<name>/<version>`, `models:/<name>/latest`,
+    /// `models:/<name>@<alias>`, or a local model directory or file.
     #[arg(long, value_name = "URI")]
     pub model: String,
     /// Rows to predict, as CSV with a header.
@@ -23,6 +26,7 @@ pub struct Args {
 
 pub fn run(
     ws: &Workspace,
+    tracking: &Target,
     predictor: Option<&dyn Predictor>,
     args: Args,
     out: &Printer,
@@ -30,7 +34,8 @@ pub fn run(
     let Some(predictor) = predictor else {
         bail!("this pipeline binary has no predictor: build it with `App::new(…).predictor(…)`");
     };
-    let model = resolve(ws, &args.model)?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let model = resolve(ws, tracking, &args.model, scratch.path())?;
     let input = ws.root().join(&args.input);
     let predictions = predictor.predict(&model, &input)?;
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -62,11 +67,32 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A local model path, as given or relative to the workspace.
-fn resolve(ws: &Workspace, uri: &str) -> anyhow::Result<PathBuf> {
-    let path = ws.root().join(uri);
-    if path.exists() {
-        return Ok(path);
+/// Makes the model named by `uri` a local path: downloads a `runs:/` or `models:/` model into
+/// `scratch`, or takes a local path as it is (relative to the workspace).
+fn resolve(
+    ws: &Workspace,
+    tracking: &Target,
+    uri: &str,
+    scratch: &Path,
+) -> anyhow::Result<PathBuf> {
+    if !uri.starts_with("runs:/") && !uri.starts_with("models:/") {
+        let path = ws.root().join(uri);
+        if path.exists() {
+            return Ok(path);
+        }
+        bail!("model `{uri}` not found (expected runs:/…, models:/… or a path)");
     }
-    bail!("model `{uri}` not found")
+    let store = tracking.open()?;
+    let source = match TrackingUri::parse(uri)? {
+        TrackingUri::Run { .. } => uri.to_string(),
+        _ => store.resolve_model_uri(uri)?.source,
+    };
+    let TrackingUri::Run { run_id, path } = TrackingUri::parse(&source)? else {
+        bail!("model `{uri}` points at `{source}`, which is not a runs:/ URI");
+    };
+    let dest = scratch.join("model");
+    store
+        .download_artifact(&run_id, &path, &dest)
+        .with_context(|| format!("downloading {source}"))?;
+    Ok(dest)
 }

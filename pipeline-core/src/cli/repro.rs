@@ -3,6 +3,7 @@
 use super::{load_params, resolve_targets, select, Printer};
 use crate::dag::Dag;
 use crate::exec::{Engine, Event, Options, Outcome};
+use crate::tracking::recorder::{Recorder, Target};
 use crate::workspace::Workspace;
 use anyhow::bail;
 use std::process::ExitCode;
@@ -29,7 +30,13 @@ pub struct Args {
     pub downstream: bool,
 }
 
-pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
+pub fn run(
+    ws: &Workspace,
+    dag: &Dag,
+    tracking: &Target,
+    args: Args,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
     let params = load_params(ws, dag, &[])?;
     let targets = resolve_targets(dag, &args.stages)?;
     let selected = select(dag, &targets, args.single, args.downstream)?;
@@ -39,7 +46,8 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
     let _guard = ws.lock(true, |holder| {
         out.line(format!("waiting for the workspace lock held by {holder}…"))
     })?;
-    let engine = Engine::new(ws, dag, &params)?;
+    let recorder = Recorder::new(tracking.clone(), dag.name(), "repro", "repro", ws.root());
+    let engine = Engine::new(ws, dag, &params)?.with_recorder(&recorder);
     engine.sweep_leftovers();
     let options = Options {
         force: args.force,
@@ -73,6 +81,16 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
         engine.prune_lock();
     }
     engine.finish()?;
+    let ok = reports.iter().all(|r| r.result.is_ok());
+    let snapshot = crate::compare::workspace(ws, dag).unwrap_or_default();
+    let metrics = snapshot.metrics.into_values().flatten().collect();
+    let flat = crate::exp::flat_params(params.sections());
+    if let Some(run_id) = recorder.finish(ok, &flat, &metrics, &[])? {
+        out.line(format!(
+            "Recorded as run {run_id} in experiment `{}`",
+            dag.name()
+        ));
+    }
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.result.is_err())

@@ -17,8 +17,10 @@ use crate::entry::PathEntry;
 use crate::fingerprint::{Reason, StageFingerprint};
 use crate::lock::{LockError, LockFile};
 use crate::params::ParamValues;
-use crate::pipeline::DepDef;
+use crate::pipeline::{DepDef, OutKind};
 use crate::state::{HashError, StateCache};
+use crate::tracking::recorder::Recorder;
+use crate::tracking::TrackingError;
 use crate::workspace::Workspace;
 use scheduler::Finished;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +51,9 @@ pub enum StageError {
     /// Writing the lock file or run cache failed.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Recording the run in the tracking store failed.
+    #[error("tracking: {0}")]
+    Tracking(#[from] TrackingError),
     /// Another filesystem error.
     #[error("{path}: {source}")]
     Io {
@@ -145,6 +150,7 @@ pub struct Engine<'a> {
     store: ObjectStore,
     runs: RunCache,
     lock: Mutex<LockState>,
+    recorder: Option<&'a Recorder>,
 }
 
 /// The lock file in memory, and when it was last written. Writes are spaced out: each one
@@ -178,7 +184,14 @@ impl<'a> Engine<'a> {
                 dirty: false,
                 saved: Instant::now(),
             }),
+            recorder: None,
         })
+    }
+
+    /// Records every stage that runs or is restored with `recorder`.
+    pub fn with_recorder(mut self, recorder: &'a Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// Removes what killed runs left behind: staging areas, and temp files next to outputs and
@@ -296,6 +309,9 @@ impl<'a> Engine<'a> {
             match self.restore(record) {
                 Ok(()) => {
                     self.record(&check, record.outs.clone())?;
+                    if let Some(recorder) = self.recorder {
+                        recorder.restored(&stage.name, &check.fingerprint.digest())?;
+                    }
                     events(Event::Finished(
                         &stage.name,
                         &Outcome::Restored,
@@ -347,19 +363,51 @@ impl<'a> Engine<'a> {
                 path: tmp.display().to_string(),
                 source,
             })?;
-        let mut ctx = StageContext::new(&stage.name, self.ws.root(), staging.path());
+        let run_id = match self.recorder {
+            Some(recorder) => {
+                let params = crate::exp::flat_params(&check.fingerprint.params);
+                Some(recorder.start_stage(&stage.name, &check.fingerprint.digest(), &params)?)
+            }
+            None => None,
+        };
+        let mut ctx =
+            StageContext::new(&stage.name, self.ws.root(), staging.path()).with_run(run_id.clone());
         let result = panic::catch_unwind(AssertUnwindSafe(|| (stage.run)(&mut ctx, self.params)));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(StageError::Failed(error)),
-            Err(payload) => return Err(StageError::Panicked(panic_message(&payload))),
+        let outcome = match result {
+            Ok(Ok(())) => self.keep_outputs(i, check, staging.path()),
+            Ok(Err(error)) => Err(StageError::Failed(error)),
+            Err(payload) => Err(StageError::Panicked(panic_message(&payload))),
+        };
+        let (Some(recorder), Some(run_id)) = (self.recorder, run_id) else {
+            return outcome;
+        };
+        match outcome {
+            Ok(entries) => {
+                let (metrics, artifacts) = self.reported_outputs(i);
+                recorder.finish_stage(&run_id, ctx.take_log(), &metrics, &artifacts)?;
+                Ok(entries)
+            }
+            Err(error) => {
+                recorder.fail_stage(&run_id, &error.to_string());
+                Err(error)
+            }
         }
+    }
+
+    /// Caches what a successful stage wrote, records the run, and puts the outputs in place.
+    fn keep_outputs(
+        &self,
+        i: usize,
+        check: &Check,
+        staging: &Path,
+    ) -> Result<Vec<PathEntry>, StageError> {
+        let stage = self.dag.stage(i);
         let mut entries = Vec::with_capacity(stage.outs.len());
         for out in &stage.outs {
-            if fs::symlink_metadata(staging.path().join(&out.path)).is_err() {
+            if fs::symlink_metadata(staging.join(&out.path)).is_err() {
                 return Err(StageError::OutputNotWritten(out.path.clone()));
             }
-            entries.push(self.store.store_path(staging.path(), &out.path)?);
+            entries.push(self.store.store_path(staging, &out.path)?);
         }
         self.runs
             .put(
@@ -374,9 +422,36 @@ impl<'a> Engine<'a> {
                 source,
             })?;
         for entry in &entries {
-            self.place(staging.path(), entry)?;
+            self.place(staging, entry)?;
         }
         Ok(entries)
+    }
+
+    /// A stage's metrics (flattened) and its metrics and plots files as artifacts, read from the
+    /// workspace once its outputs are in place.
+    fn reported_outputs(
+        &self,
+        i: usize,
+    ) -> (BTreeMap<String, f64>, Vec<(std::path::PathBuf, String)>) {
+        let mut metrics = BTreeMap::new();
+        let mut artifacts = Vec::new();
+        for out in &self.dag.stage(i).outs {
+            let path = self.ws.path(&out.path);
+            match out.kind {
+                OutKind::Metrics => {
+                    if let Ok(flat) = fs::read(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| crate::metrics::parse(&out.path, &b))
+                    {
+                        metrics.extend(flat);
+                    }
+                    artifacts.push((path, out.path.clone()));
+                }
+                OutKind::Plots if path.is_file() => artifacts.push((path, out.path.clone())),
+                _ => {}
+            }
+        }
+        (metrics, artifacts)
     }
 
     /// Moves a cached output from the staging area into the workspace.

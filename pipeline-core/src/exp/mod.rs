@@ -3,15 +3,16 @@
 //! lands in the cache. Each run leaves an [`ExpRecord`]: its params, metrics and the outputs of
 //! every stage, enough to show, compare and apply it later.
 //!
-//! Records go through the [`ExperimentLog`] trait; [`FileLog`] keeps them as JSON files under
-//! `.pipeline/exps/`.
+//! Records are read through the [`ExperimentLog`] trait; [`StoreLog`] finds them in the tracking
+//! store, where each experiment is a run.
 
 pub mod grid;
 pub mod run;
 
-use crate::atomic;
 use crate::lock::LockFile;
 use crate::metrics::Flat;
+use crate::tracking::recorder::{Target, TAG_KIND};
+use crate::tracking::TrackingError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ pub enum ExpError {
         /// The parser's message.
         message: String,
     },
+    /// The tracking store failed.
+    #[error(transparent)]
+    Tracking(#[from] TrackingError),
     /// No experiment has this id.
     #[error("no experiment `{0}`; `exp show` lists them")]
     NotFound(String),
@@ -53,6 +57,9 @@ pub enum ExpError {
 pub struct ExpRecord {
     /// Short unique id, e.g. `exp-3fa2c1d`.
     pub id: String,
+    /// The tracking run that recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// Milliseconds since the Unix epoch when it started.
     pub created_ms: i64,
     /// The `-S` overrides it ran with, in order.
@@ -100,19 +107,23 @@ fn flatten_param(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<Str
     }
 }
 
-/// Where experiment records are kept.
+/// Where experiment records are read from.
 pub trait ExperimentLog: Send + Sync {
-    /// Stores a record.
-    fn record(&self, exp: &ExpRecord) -> Result<(), ExpError>;
     /// Every record, oldest first.
     fn list(&self) -> Result<Vec<ExpRecord>, ExpError>;
-    /// The record whose id is or starts with `id`.
+    /// The record whose id (or tracking run id) is or starts with `id`.
     fn get(&self, id: &str) -> Result<ExpRecord, ExpError> {
         let all = self.list()?;
-        if let Some(exact) = all.iter().find(|e| e.id == id) {
+        let is = |e: &ExpRecord, f: &dyn Fn(&str) -> bool| {
+            f(&e.id) || e.run_id.as_deref().is_some_and(f)
+        };
+        if let Some(exact) = all.iter().find(|e| is(e, &|s| s == id)) {
             return Ok(exact.clone());
         }
-        let matches: Vec<&ExpRecord> = all.iter().filter(|e| e.id.starts_with(id)).collect();
+        let matches: Vec<&ExpRecord> = all
+            .iter()
+            .filter(|e| is(e, &|s| s.starts_with(id)))
+            .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(ExpError::NotFound(id.to_string())),
@@ -124,57 +135,61 @@ pub trait ExperimentLog: Send + Sync {
     }
 }
 
-/// Records as `.pipeline/exps/<id>.json`.
-pub struct FileLog {
-    dir: PathBuf,
+/// The artifact holding an experiment's record on its tracking run.
+pub const RECORD_ARTIFACT: &str = "pipeline/exp.json";
+
+/// Experiments as tracking runs tagged `pipeline.kind = exp`, each carrying its record as an
+/// artifact: they show up in `runs list` and the MLflow UI like any run.
+pub struct StoreLog {
+    target: Target,
+    experiment: String,
 }
 
-impl FileLog {
-    /// The log in `dir`.
-    pub fn new(dir: PathBuf) -> Self {
-        FileLog { dir }
+impl StoreLog {
+    /// The experiments of pipeline `experiment` in the store at `target`.
+    pub fn new(target: Target, experiment: &str) -> Self {
+        StoreLog {
+            target,
+            experiment: experiment.to_string(),
+        }
     }
 }
 
-impl ExperimentLog for FileLog {
-    fn record(&self, exp: &ExpRecord) -> Result<(), ExpError> {
-        let path = self.dir.join(format!("{}.json", exp.id));
-        let bytes = serde_json::to_vec_pretty(exp).map_err(|e| ExpError::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        atomic::write(&path, &bytes).map_err(|source| ExpError::Io { path, source })
-    }
-
+impl ExperimentLog for StoreLog {
     fn list(&self) -> Result<Vec<ExpRecord>, ExpError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(ExpError::Io {
-                    path: self.dir.clone(),
-                    source,
-                })
-            }
+        let store = self.target.open()?;
+        let Some(experiment) = store.get_experiment_by_name(&self.experiment)? else {
+            return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") {
+        let filter = format!("tags.`{TAG_KIND}` = 'exp'");
+        let order = ["attributes.start_time ASC".to_string()];
+        let runs = store.search_runs(&[experiment.experiment_id], &filter, &order, 50_000)?;
+        let scratch = tempfile::tempdir().map_err(|source| ExpError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let mut out = Vec::with_capacity(runs.len());
+        for run in runs {
+            let file = scratch.path().join(&run.info.run_id);
+            if store
+                .download_artifact(&run.info.run_id, RECORD_ARTIFACT, &file)
+                .is_err()
+            {
+                // A run killed before it recorded its experiment: nothing to show or apply.
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|source| ExpError::Io {
-                path: path.clone(),
+            let bytes = std::fs::read(&file).map_err(|source| ExpError::Io {
+                path: file.clone(),
                 source,
             })?;
-            let record: ExpRecord =
+            let mut record: ExpRecord =
                 serde_json::from_slice(&bytes).map_err(|e| ExpError::Corrupt {
-                    path: path.clone(),
+                    path: PathBuf::from(format!("runs:/{}/{RECORD_ARTIFACT}", run.info.run_id)),
                     message: e.to_string(),
                 })?;
+            record.run_id = Some(run.info.run_id.clone());
             out.push(record);
         }
-        out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(out)
     }
 }

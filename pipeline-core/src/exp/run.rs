@@ -3,13 +3,14 @@
 //! run cache instead of running; whatever runs is stored in the object cache. The scratch
 //! workspace is deleted afterwards; the record keeps everything needed to apply the experiment.
 
-use super::{new_id, now_ms, ExpRecord, ExperimentLog};
+use super::{new_id, now_ms, ExpRecord, RECORD_ARTIFACT};
 use crate::atomic::TMP_PREFIX;
 use crate::dag::Dag;
 use crate::exec::{Engine, Event, Failure, Options};
 use crate::metrics;
 use crate::params::{self, ParamValues};
 use crate::pipeline::{DepDef, OutKind};
+use crate::tracking::recorder::{Recorder, Target};
 use crate::workspace::Workspace;
 use anyhow::Context as _;
 use rayon::prelude::*;
@@ -52,13 +53,14 @@ pub fn prepare_points(
         .collect()
 }
 
-/// Runs `points`, up to `jobs` at a time, recording each in `log`. `say` receives progress lines.
+/// Runs `points`, up to `jobs` at a time, each recorded as a tracking run. `say` receives
+/// progress lines.
 pub fn run_points(
     ws: &Workspace,
     dag: &Dag,
     points: Vec<Point>,
     jobs: usize,
-    log: &dyn ExperimentLog,
+    tracking: &Target,
     say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<Vec<ExpRecord>> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -68,7 +70,7 @@ pub fn run_points(
     pool.install(|| {
         points
             .into_par_iter()
-            .map(|point| run_one(ws, dag, point, log, say))
+            .map(|point| run_one(ws, dag, point, tracking, say))
             .collect()
     })
 }
@@ -77,12 +79,12 @@ fn run_one(
     ws: &Workspace,
     dag: &Dag,
     point: Point,
-    log: &dyn ExperimentLog,
+    tracking: &Target,
     say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<ExpRecord> {
     let id = new_id(&point.overrides.join(" "));
     let scratch = ws.exps_dir().join(format!("{TMP_PREFIX}{id}"));
-    let result = run_in(ws, dag, &point, &id, &scratch, log, say);
+    let result = run_in(ws, dag, &point, &id, &scratch, tracking, say);
     let _ = fs::remove_dir_all(&scratch);
     result
 }
@@ -93,7 +95,7 @@ fn run_in(
     point: &Point,
     id: &str,
     scratch: &Path,
-    log: &dyn ExperimentLog,
+    tracking: &Target,
     say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<ExpRecord> {
     let exp_ws = Workspace::sharing_caches(ws, scratch);
@@ -106,7 +108,9 @@ fn run_in(
         }
     }
     let created_ms = now_ms();
-    let engine = Engine::new(&exp_ws, dag, &point.params)?;
+    let recorder = Recorder::new(tracking.clone(), dag.name(), id, "exp", ws.root());
+    let run_id = recorder.ensure_started()?;
+    let engine = Engine::new(&exp_ws, dag, &point.params)?.with_recorder(&recorder);
     let label = if point.overrides.is_empty() {
         id.to_string()
     } else {
@@ -146,6 +150,7 @@ fn run_in(
     }
     let record = ExpRecord {
         id: id.to_string(),
+        run_id: Some(run_id),
         created_ms,
         overrides: point.overrides.clone(),
         params: point.params.sections().clone(),
@@ -153,7 +158,22 @@ fn run_in(
         lock: engine.lock_file(),
         error,
     };
-    log.record(&record)?;
+    let file = scratch.join("exp.json");
+    fs::write(&file, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    let metrics: BTreeMap<String, f64> = record
+        .metrics
+        .values()
+        .flatten()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let params = record.flat_params();
+    recorder.finish(
+        record.error.is_none(),
+        &params,
+        &metrics,
+        &[(file, RECORD_ARTIFACT.to_string())],
+    )?;
     Ok(record)
 }
 

@@ -103,6 +103,10 @@ pub enum TrackingError {
         alias: String,
     },
 
+    /// The store could not be opened earlier in this run; the first error, again.
+    #[error("tracking store unavailable: {0}")]
+    Unavailable(String),
+
     /// Something that must be unique already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod filter;
 pub mod model;
+pub mod recorder;
 pub mod rest;
 pub mod sqlite;
 pub mod store;

@@ -744,8 +744,41 @@ impl TrackingStore for SqliteStore {
         tags: &[Tag],
         start_time_ms: i64,
     ) -> Result<RunInfo> {
+        self.create_run_with_id(
+            None,
+            experiment_id,
+            run_name,
+            parent_run_id,
+            tags,
+            start_time_ms,
+        )
+    }
+
+    fn create_run_with_id(
+        &self,
+        run_id: Option<&str>,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo> {
         tags.iter().try_for_each(validate_tag)?;
-        let run_id = new_run_id();
+        let run_id = match run_id {
+            Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                if run_pk(&self.lock(), id).is_ok() {
+                    return Err(TrackingError::AlreadyExists(format!("run {id}")));
+                }
+                id.to_ascii_lowercase()
+            }
+            Some(id) => {
+                return Err(TrackingError::InvalidUri {
+                    uri: id.to_string(),
+                    reason: "a run id is 32 hexadecimal characters".into(),
+                })
+            }
+            None => new_run_id(),
+        };
         let run_name = if run_name.is_empty() {
             format!("run-{}", &run_id[..8])
         } else {

@@ -41,6 +41,24 @@ pub trait TrackingStore: Send + Sync {
         start_time_ms: i64,
     ) -> Result<RunInfo>;
 
+    /// Like [`create_run`](Self::create_run), with the run id chosen by the caller where the
+    /// backend allows it: the embedded store does (so a stage run's id can follow from its
+    /// fingerprint and outputs that mention it stay reproducible), an MLflow server assigns ids
+    /// itself and this falls back to `create_run`. An id already in use is
+    /// [`TrackingError::AlreadyExists`].
+    fn create_run_with_id(
+        &self,
+        run_id: Option<&str>,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo> {
+        let _ = run_id;
+        self.create_run(experiment_id, run_name, parent_run_id, tags, start_time_ms)
+    }
+
     /// Records metrics (appended to history), params (immutable: the same
     /// value again is accepted, a different one is [`TrackingError::ParamChanged`])
     /// and tags (overwritten). Everything is validated before anything is written.

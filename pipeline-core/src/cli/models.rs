@@ -1,0 +1,172 @@
+//! `models register|list|show|alias`: the model registry.
+
+use super::{table, Printer};
+use crate::tracking::recorder::Target;
+use crate::tracking::{TrackingError, TrackingStore, TrackingUri};
+use anyhow::bail;
+use std::process::ExitCode;
+
+/// `models` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Register a logged model (`runs:/<run id>/model`) as a new version of NAME.
+    Register {
+        /// The model's URI.
+        uri: String,
+        /// The registered model's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Registered models with their newest version and aliases.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One registered model: every version and alias.
+    Show {
+        /// The registered model's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point ALIAS (e.g. `champion`) at VERSION, for `models:/NAME@ALIAS`.
+    Alias {
+        /// The registered model's name.
+        name: String,
+        /// The alias.
+        alias: String,
+        /// The version it points at.
+        version: u64,
+    },
+}
+
+pub fn run(tracking: &Target, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = tracking.open()?;
+    match command {
+        Command::Register { uri, name } => register(store.as_ref(), &uri, &name, out),
+        Command::List { json } => list(store.as_ref(), json, out),
+        Command::Show { name, json } => show(store.as_ref(), &name, json, out),
+        Command::Alias {
+            name,
+            alias,
+            version,
+        } => {
+            store.set_model_alias(&name, &alias, version)?;
+            out.line(format!(
+                "models:/{name}@{alias} now points at version {version}"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn register(
+    store: &dyn TrackingStore,
+    uri: &str,
+    name: &str,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let source = match TrackingUri::parse(uri)? {
+        TrackingUri::Run { .. } => uri.to_string(),
+        _ => store.resolve_model_uri(uri)?.source,
+    };
+    let TrackingUri::Run { run_id, path } = TrackingUri::parse(&source)? else {
+        bail!("`{uri}` does not name a run's model");
+    };
+    store.get_run(&run_id)?;
+    if store
+        .list_artifacts(&run_id, Some(&path))
+        .map(|files| files.is_empty())
+        .unwrap_or(true)
+    {
+        bail!("run {run_id} has no model at `{path}` (see `runs show {run_id}`)");
+    }
+    match store.create_registered_model(name) {
+        Ok(_) | Err(TrackingError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let version = store.create_model_version(name, &source, Some(&run_id))?;
+    out.line(format!(
+        "Registered {source} as models:/{name}/{} (version {})",
+        version.version, version.version
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(store: &dyn TrackingStore, json: bool, out: &Printer) -> anyhow::Result<ExitCode> {
+    let models = store.list_registered_models()?;
+    if json {
+        out.line(serde_json::to_string_pretty(&models)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if models.is_empty() {
+        out.line("No registered models: `models register runs:/<run id>/model --name NAME`.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            let latest = m.latest_versions.iter().map(|v| v.version).max();
+            let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}→{v}")).collect();
+            vec![
+                m.name.clone(),
+                latest.map_or_else(|| "-".into(), |v| v.to_string()),
+                aliases.join(", "),
+            ]
+        })
+        .collect();
+    out.line(table::render(&["Name", "Latest", "Aliases"].map(String::from), &rows).trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(
+    store: &dyn TrackingStore,
+    name: &str,
+    json: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let model = store.get_registered_model(name)?;
+    let latest = model
+        .latest_versions
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .unwrap_or(0);
+    let versions = (1..=latest)
+        .filter_map(|v| store.get_model_version(name, v).ok())
+        .collect::<Vec<_>>();
+    if json {
+        out.line(serde_json::to_string_pretty(&serde_json::json!({
+            "name": model.name, "aliases": model.aliases, "versions": versions,
+        }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.line(format!("Model {name}"));
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|v| {
+            let aliases: Vec<&str> = model
+                .aliases
+                .iter()
+                .filter(|(_, n)| *n == v.version)
+                .map(|(a, _)| a.as_str())
+                .collect();
+            vec![
+                v.version.to_string(),
+                v.source.clone(),
+                table::format_time(v.creation_time),
+                aliases.join(", "),
+            ]
+        })
+        .collect();
+    out.line(
+        table::render(
+            &["Version", "Source", "Created", "Aliases"].map(String::from),
+            &rows,
+        )
+        .trim_end(),
+    );
+    Ok(ExitCode::SUCCESS)
+}

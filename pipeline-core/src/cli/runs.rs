@@ -1,0 +1,370 @@
+//! `experiments list`, `runs list|search|show|compare`: the tracking store from the terminal,
+//! with MLflow's filter and order-by syntax.
+
+use super::{table, Printer};
+use crate::dag::Dag;
+use crate::metrics::format_value;
+use crate::tracking::model::TAG_PARENT_RUN_ID;
+use crate::tracking::recorder::Target;
+use crate::tracking::{Run, TrackingStore};
+use anyhow::{bail, Context as _};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+/// `experiments` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ExperimentsCommand {
+    /// List experiments.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `runs` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first (pipeline runs and experiments; `--all` adds stage runs).
+    List(ListArgs),
+    /// The same as `list`, for MLflow users' muscle memory.
+    Search(ListArgs),
+    /// One run: info, params, metrics, tags, artifacts and stage runs.
+    Show {
+        /// The run id (or a unique prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs side by side: every param and metric, differences marked.
+    Compare {
+        /// Two or more run ids (or unique prefixes).
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Arguments of `runs list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Experiment name (default: this pipeline's).
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// MLflow filter, e.g. "metrics.accuracy > 0.9 AND params.`train.max_depth` = '10'".
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Ordering, e.g. "metrics.accuracy DESC" (repeatable).
+    #[arg(long = "order-by")]
+    pub order_by: Vec<String>,
+    /// Include the per-stage child runs.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 1000)]
+    pub max: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn experiments(
+    tracking: &Target,
+    command: ExperimentsCommand,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let ExperimentsCommand::List { json } = command;
+    let store = tracking.open()?;
+    let experiments = store.list_experiments()?;
+    if json {
+        out.line(serde_json::to_string_pretty(&experiments)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = experiments
+        .iter()
+        .map(|e| {
+            vec![
+                e.experiment_id.clone(),
+                e.name.clone(),
+                table::format_time(e.creation_time),
+            ]
+        })
+        .collect();
+    out.line(table::render(&["ID", "Name", "Created"].map(String::from), &rows).trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(
+    dag: &Dag,
+    tracking: &Target,
+    command: RunsCommand,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let store = tracking.open()?;
+    match command {
+        RunsCommand::List(args) | RunsCommand::Search(args) => list(dag, store.as_ref(), args, out),
+        RunsCommand::Show { id, json } => show(dag, store.as_ref(), &id, json, out),
+        RunsCommand::Compare { ids, json } => compare(dag, store.as_ref(), &ids, json, out),
+    }
+}
+
+fn is_child(run: &Run) -> bool {
+    run.tags.iter().any(|t| t.key == TAG_PARENT_RUN_ID)
+}
+
+fn list(
+    dag: &Dag,
+    store: &dyn TrackingStore,
+    args: ListArgs,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let name = args.experiment.as_deref().unwrap_or(dag.name());
+    let Some(experiment) = store.get_experiment_by_name(name)? else {
+        bail!("no experiment named `{name}`; `experiments list` shows them");
+    };
+    let filter = args.filter.as_deref().unwrap_or("");
+    let mut runs =
+        store.search_runs(&[experiment.experiment_id], filter, &args.order_by, 50_000)?;
+    if !args.all {
+        runs.retain(|r| !is_child(r));
+    }
+    runs.truncate(args.max);
+    if args.json {
+        out.line(serde_json::to_string_pretty(&runs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runs.is_empty() {
+        out.line("No runs match.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let metric_keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
+        .filter(|k| !k.contains('.'))
+        .collect();
+    let param_keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.params.iter().map(|p| p.key.as_str()))
+        .collect();
+    let mut headers: Vec<String> = ["Run ID", "Name", "Status", "Started"]
+        .map(String::from)
+        .to_vec();
+    headers.extend(metric_keys.iter().map(|k| k.to_string()));
+    headers.extend(param_keys.iter().map(|k| k.to_string()));
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.info.run_id.clone(),
+                r.info.run_name.clone(),
+                r.info.status.as_str().to_string(),
+                table::format_time(r.info.start_time),
+            ];
+            for key in &metric_keys {
+                row.push(
+                    r.metric(key)
+                        .map_or_else(|| "-".into(), |m| format_value(m.value)),
+                );
+            }
+            for key in &param_keys {
+                row.push(r.param(key).unwrap_or("-").to_string());
+            }
+            row
+        })
+        .collect();
+    out.line(table::render(&headers, &rows).trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The run `id` is or uniquely starts with, among the pipeline's runs.
+fn find(dag: &Dag, store: &dyn TrackingStore, id: &str) -> anyhow::Result<Run> {
+    if let Ok(run) = store.get_run(id) {
+        return Ok(run);
+    }
+    let experiments: Vec<String> = store
+        .list_experiments()?
+        .into_iter()
+        .map(|e| e.experiment_id)
+        .collect();
+    let mut matches: Vec<Run> = store
+        .search_runs(&experiments, "", &[], 50_000)?
+        .into_iter()
+        .filter(|r| r.info.run_id.starts_with(id) || r.info.run_name == id)
+        .collect();
+    match (matches.pop(), matches.len()) {
+        (Some(run), 0) => Ok(run),
+        (None, _) => bail!(
+            "no run `{id}` in the tracking store (pipeline `{}`)",
+            dag.name()
+        ),
+        (Some(_), n) => bail!("`{id}` matches {} runs; give more of the id", n + 1),
+    }
+}
+
+fn artifacts(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    dir: Option<&str>,
+    out: &mut Vec<(String, Option<u64>)>,
+) -> anyhow::Result<()> {
+    for file in store.list_artifacts(run_id, dir)? {
+        if file.is_dir {
+            artifacts(store, run_id, Some(&file.path), out)?;
+        } else {
+            out.push((file.path, file.file_size));
+        }
+    }
+    Ok(())
+}
+
+fn show(
+    dag: &Dag,
+    store: &dyn TrackingStore,
+    id: &str,
+    json: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let run = find(dag, store, id)?;
+    let mut files = Vec::new();
+    artifacts(store, &run.info.run_id, None, &mut files)?;
+    let children: Vec<Run> = store
+        .search_runs(
+            std::slice::from_ref(&run.info.experiment_id),
+            &format!("tags.`{TAG_PARENT_RUN_ID}` = '{}'", run.info.run_id),
+            &[],
+            1000,
+        )
+        .context("finding stage runs")?;
+    if json {
+        let value = serde_json::json!({
+            "run": run,
+            "artifacts": files.iter().map(|(p, s)| serde_json::json!({"path": p, "size": s})).collect::<Vec<_>>(),
+            "children": children.iter().map(|c| &c.info).collect::<Vec<_>>(),
+        });
+        out.line(serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = &run.info;
+    out.line(format!("Run {} ({})", info.run_id, info.run_name));
+    out.line(format!("  status     {}", info.status.as_str()));
+    out.line(format!(
+        "  started    {}",
+        table::format_time(info.start_time)
+    ));
+    if let Some(end) = info.end_time {
+        out.line(format!(
+            "  ended      {} ({:.1} s)",
+            table::format_time(end),
+            (end - info.start_time) as f64 / 1000.0
+        ));
+    }
+    out.line(format!("  artifacts  runs:/{}", info.run_id));
+    let section = |title: &str, rows: Vec<(String, String)>| {
+        if rows.is_empty() {
+            return;
+        }
+        out.line(format!("{title}:"));
+        for (k, v) in rows {
+            out.line(format!("  {k} = {v}"));
+        }
+    };
+    section(
+        "Params",
+        run.params
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect(),
+    );
+    section(
+        "Metrics",
+        run.metrics
+            .iter()
+            .map(|m| (m.key.clone(), format_value(m.value)))
+            .collect(),
+    );
+    section(
+        "Tags",
+        run.tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+    );
+    if !files.is_empty() {
+        out.line("Artifacts:");
+        for (path, size) in &files {
+            out.line(format!("  {path} ({} bytes)", size.unwrap_or(0)));
+        }
+    }
+    if !children.is_empty() {
+        out.line("Stage runs:");
+        for child in &children {
+            out.line(format!(
+                "  {} {} {}",
+                child.info.run_id,
+                child.info.run_name,
+                child.info.status.as_str()
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(
+    dag: &Dag,
+    store: &dyn TrackingStore,
+    ids: &[String],
+    json: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let runs: Vec<Run> = ids
+        .iter()
+        .map(|id| find(dag, store, id))
+        .collect::<anyhow::Result<_>>()?;
+    let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, run) in runs.iter().enumerate() {
+        for p in &run.params {
+            rows.entry(format!("params.{}", p.key))
+                .or_insert_with(|| vec!["-".into(); runs.len()])[i] = p.value.clone();
+        }
+        for m in &run.metrics {
+            rows.entry(format!("metrics.{}", m.key))
+                .or_insert_with(|| vec!["-".into(); runs.len()])[i] = format_value(m.value);
+        }
+    }
+    if json {
+        out.line(serde_json::to_string_pretty(&serde_json::json!({
+            "runs": runs.iter().map(|r| &r.info.run_id).collect::<Vec<_>>(),
+            "rows": rows,
+        }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut headers = vec![String::new(), "Key".to_string()];
+    headers.extend(runs.iter().map(|r| {
+        format!(
+            "{} ({})",
+            &r.info.run_id[..8.min(r.info.run_id.len())],
+            r.info.run_name
+        )
+    }));
+    let cells: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|(key, values)| {
+            let differs = values.iter().any(|v| v != &values[0]);
+            let mut row = vec![
+                if differs {
+                    "*".to_string()
+                } else {
+                    String::new()
+                },
+                key,
+            ];
+            row.extend(values);
+            row
+        })
+        .collect();
+    out.line(table::render(&headers, &cells).trim_end());
+    Ok(ExitCode::SUCCESS)
+}

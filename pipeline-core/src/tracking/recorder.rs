@@ -1,0 +1,389 @@
+//! Recording pipeline runs in a tracking store, as MLflow users expect to find them: one parent
+//! run per `repro` (or per experiment), one child run per stage that ran, with the stage's
+//! params, metrics, artifacts and models; stages restored from the cache are noted on the parent.
+//!
+//! Nothing is opened until a stage actually runs or is restored, so a `repro` with nothing to do
+//! costs no store access. Stage run ids in the embedded store follow from the stage fingerprint:
+//! the same inputs give the same run id, which keeps outputs that mention it (the Iris
+//! `metadata.json`) reproducible byte for byte.
+
+use super::model::{now_ms, TAG_PIPELINE_HOST, TAG_PIPELINE_PID};
+use super::{Metric, Param, RestStore, RunStatus, SqliteStore, Tag, TrackingError, TrackingStore};
+use crate::workspace::Workspace;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Tag naming what created a parent run: `repro` or `exp`.
+pub const TAG_KIND: &str = "pipeline.kind";
+/// Tag on stage runs: the stage's name.
+pub const TAG_STAGE: &str = "pipeline.stage";
+/// Tag on stage runs: the stage fingerprint.
+pub const TAG_FINGERPRINT: &str = "pipeline.fingerprint";
+
+/// Where runs are recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded store: `.pipeline/tracking.db`, artifacts in the object cache.
+    Embedded {
+        /// The SQLite database.
+        db: PathBuf,
+        /// The content-addressed objects directory (shared with pipeline outputs).
+        objects: PathBuf,
+    },
+    /// An MLflow tracking server.
+    Server(String),
+}
+
+impl Target {
+    /// `--tracking-uri`, else `MLFLOW_TRACKING_URI`, else the workspace's embedded store.
+    pub fn choose(ws: &Workspace, uri: Option<&str>) -> Result<Target, TrackingError> {
+        let from_env = std::env::var("MLFLOW_TRACKING_URI")
+            .ok()
+            .filter(|v| !v.is_empty());
+        match uri.map(str::to_string).or(from_env) {
+            Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Ok(Target::Server(uri)),
+            Some(uri) => Err(TrackingError::InvalidUri {
+                uri,
+                reason: "a tracking URI is an http:// or https:// MLflow server (leave it unset for the embedded store)".into(),
+            }),
+            None => Ok(Target::Embedded {
+                db: ws.state_dir().join("tracking.db"),
+                objects: ws.cache_dir(),
+            }),
+        }
+    }
+
+    /// Opens the store, marking runs whose process died as KILLED.
+    pub fn open(&self) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+        let store: Arc<dyn TrackingStore> = match self {
+            Target::Embedded { db, objects } => Arc::new(SqliteStore::open(db, objects)?),
+            Target::Server(url) => Arc::new(RestStore::new(url)?),
+        };
+        store.mark_abandoned_runs(&run_is_alive)?;
+        Ok(store)
+    }
+
+    fn chooses_ids(&self) -> bool {
+        matches!(self, Target::Embedded { .. })
+    }
+}
+
+/// Whether the process that started `run` still runs: same host and a live pid. Runs without
+/// those tags were not started by this engine and are left alone.
+pub fn run_is_alive(run: &super::Run) -> bool {
+    let tag = |key: &str| {
+        run.tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.clone())
+    };
+    let (Some(pid), Some(host)) = (tag(TAG_PIPELINE_PID), tag(TAG_PIPELINE_HOST)) else {
+        return true;
+    };
+    if host != hostname() {
+        return true;
+    }
+    if pid == std::process::id().to_string() {
+        return true;
+    }
+    Path::new("/proc").join(&pid).exists()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// What a stage logged through its context while it ran.
+#[derive(Debug, Default)]
+pub struct StageLog {
+    /// `ctx.log_param`.
+    pub params: Vec<Param>,
+    /// `ctx.log_metric`.
+    pub metrics: Vec<Metric>,
+    /// `ctx.log_artifact` and `ctx.log_model`: local file → artifact path.
+    pub artifacts: Vec<(PathBuf, String)>,
+}
+
+struct Session {
+    store: Arc<dyn TrackingStore>,
+    experiment_id: String,
+    parent: String,
+}
+
+/// Records one pipeline run (a `repro` or one experiment).
+pub struct Recorder {
+    target: Target,
+    experiment: String,
+    run_name: String,
+    kind: &'static str,
+    root: PathBuf,
+    session: OnceLock<Result<Session, String>>,
+    restored: Mutex<BTreeMap<String, String>>,
+}
+
+impl Recorder {
+    /// A recorder for a run called `run_name` in experiment `experiment` (the pipeline name).
+    pub fn new(
+        target: Target,
+        experiment: &str,
+        run_name: &str,
+        kind: &'static str,
+        root: &Path,
+    ) -> Self {
+        Recorder {
+            target,
+            experiment: experiment.to_string(),
+            run_name: run_name.to_string(),
+            kind,
+            root: root.to_path_buf(),
+            session: OnceLock::new(),
+            restored: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn session(&self) -> Result<&Session, TrackingError> {
+        let session = self
+            .session
+            .get_or_init(|| self.open_session().map_err(|e| e.to_string()));
+        session
+            .as_ref()
+            .map_err(|message| TrackingError::Unavailable(message.clone()))
+    }
+
+    fn open_session(&self) -> Result<Session, TrackingError> {
+        let store = self.target.open()?;
+        let experiment_id = store.get_or_create_experiment(&self.experiment)?;
+        let mut tags = process_tags(&self.root);
+        tags.push(Tag::new(TAG_KIND, self.kind));
+        let parent = store.create_run(&experiment_id, &self.run_name, None, &tags, now_ms())?;
+        Ok(Session {
+            store,
+            experiment_id,
+            parent: parent.run_id,
+        })
+    }
+
+    /// The parent run's id, if the run has started.
+    pub fn parent_run_id(&self) -> Option<String> {
+        self.session
+            .get()
+            .and_then(|s| s.as_ref().ok())
+            .map(|s| s.parent.clone())
+    }
+
+    /// The store, opened on first use.
+    pub fn store(&self) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+        Ok(self.session()?.store.clone())
+    }
+
+    /// Starts the child run of a stage about to run; returns its id.
+    pub fn start_stage(
+        &self,
+        stage: &str,
+        fingerprint: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<String, TrackingError> {
+        let session = self.session()?;
+        let wanted = self.target.chooses_ids().then(|| {
+            crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string()
+        });
+        let mut tags = process_tags(&self.root);
+        tags.push(Tag::new(TAG_STAGE, stage));
+        tags.push(Tag::new(TAG_FINGERPRINT, fingerprint));
+        let run_id = match session.store.create_run_with_id(
+            wanted.as_deref(),
+            &session.experiment_id,
+            stage,
+            Some(&session.parent),
+            &tags,
+            now_ms(),
+        ) {
+            Ok(info) => info.run_id,
+            // The same fingerprint ran before (forced, or a parallel experiment): it is the
+            // same run, started again under this parent.
+            Err(TrackingError::AlreadyExists(_)) if wanted.is_some() => {
+                let id = wanted.unwrap_or_default();
+                session.store.update_run(&id, RunStatus::Running, None)?;
+                tags.push(Tag::new(
+                    super::model::TAG_PARENT_RUN_ID,
+                    session.parent.as_str(),
+                ));
+                session.store.log_batch(&id, &[], &[], &tags)?;
+                id
+            }
+            Err(e) => return Err(e),
+        };
+        session
+            .store
+            .log_batch(&run_id, &[], &logged_params(params), &[])?;
+        Ok(run_id)
+    }
+
+    /// Completes a stage's run: what it logged, its metrics files, its artifacts.
+    pub fn finish_stage(
+        &self,
+        run_id: &str,
+        log: StageLog,
+        metrics: &BTreeMap<String, f64>,
+        artifacts: &[(PathBuf, String)],
+    ) -> Result<(), TrackingError> {
+        let session = self.session()?;
+        let now = now_ms();
+        let mut all_metrics = log.metrics;
+        all_metrics.extend(metrics.iter().map(|(k, v)| Metric::new(k, *v, now, 0)));
+        session
+            .store
+            .log_batch(run_id, &all_metrics, &log.params, &[])?;
+        for (file, path) in log.artifacts.iter().chain(artifacts) {
+            session.store.log_artifact(run_id, file, path)?;
+        }
+        session
+            .store
+            .update_run(run_id, RunStatus::Finished, Some(now_ms()))
+    }
+
+    /// Marks a stage's run FAILED.
+    pub fn fail_stage(&self, run_id: &str, error: &str) {
+        if let Ok(session) = self.session() {
+            let message: String = error.chars().take(4000).collect();
+            let _ = session.store.set_tag(run_id, "pipeline.error", &message);
+            let _ = session
+                .store
+                .update_run(run_id, RunStatus::Failed, Some(now_ms()));
+        }
+    }
+
+    /// Notes that a stage was restored from the cache instead of running.
+    pub fn restored(&self, stage: &str, fingerprint: &str) -> Result<(), TrackingError> {
+        let session = self.session()?;
+        self.restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stage.to_string(), fingerprint.to_string());
+        session.store.set_tag(
+            &session.parent,
+            &format!("pipeline.restored.{stage}"),
+            fingerprint,
+        )
+    }
+
+    /// Ends the parent run with the pipeline's params and metrics, if it was started.
+    pub fn finish(
+        &self,
+        ok: bool,
+        params: &BTreeMap<String, String>,
+        metrics: &BTreeMap<String, f64>,
+        artifacts: &[(PathBuf, String)],
+    ) -> Result<Option<String>, TrackingError> {
+        let Some(Ok(session)) = self.session.get() else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let params = logged_params(params);
+        let metrics: Vec<Metric> = metrics
+            .iter()
+            .map(|(k, v)| Metric::new(k, *v, now, 0))
+            .collect();
+        session
+            .store
+            .log_batch(&session.parent, &metrics, &params, &[])?;
+        for (file, path) in artifacts {
+            session.store.log_artifact(&session.parent, file, path)?;
+        }
+        let status = if ok {
+            RunStatus::Finished
+        } else {
+            RunStatus::Failed
+        };
+        session
+            .store
+            .update_run(&session.parent, status, Some(now_ms()))?;
+        Ok(Some(session.parent.clone()))
+    }
+
+    /// Starts the parent run even if no stage runs (experiments always get one).
+    pub fn ensure_started(&self) -> Result<String, TrackingError> {
+        Ok(self.session()?.parent.clone())
+    }
+}
+
+/// Params as logged: every `section.key`, plus the bare `key` where only one section has it,
+/// so MLflow-style filters such as `params.max_depth = '10'` work as they did before.
+pub fn logged_params(flat: &BTreeMap<String, String>) -> Vec<Param> {
+    let mut bare: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (key, value) in flat {
+        if let Some((_, leaf)) = key.split_once('.') {
+            bare.entry(leaf).or_default().push(value);
+        }
+    }
+    let mut out: Vec<Param> = flat.iter().map(|(k, v)| Param::new(k, v)).collect();
+    for (leaf, values) in bare {
+        if values.len() == 1 && !flat.contains_key(leaf) {
+            out.push(Param::new(leaf, values[0].as_str()));
+        }
+    }
+    out
+}
+
+/// Tags every run carries: who, where, which commit, which process.
+fn process_tags(root: &Path) -> Vec<Tag> {
+    let mut tags = vec![
+        Tag::new(TAG_PIPELINE_PID, std::process::id().to_string()),
+        Tag::new(TAG_PIPELINE_HOST, hostname()),
+        Tag::new("mlflow.source.type", "LOCAL"),
+    ];
+    if let Ok(user) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        tags.push(Tag::new("mlflow.user", user));
+    }
+    if let Some(commit) = git_commit(root) {
+        tags.push(Tag::new("mlflow.source.git.commit", commit));
+    }
+    tags
+}
+
+fn git_commit(root: &Path) -> Option<String> {
+    static COMMIT: OnceLock<Option<String>> = OnceLock::new();
+    COMMIT
+        .get_or_init(|| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(["rev-parse", "HEAD"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+                .filter(|s| s.len() == 40)
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_param_names_only_where_unambiguous() {
+        let flat = BTreeMap::from([
+            ("data.random_state".to_string(), "1".to_string()),
+            ("train.random_state".to_string(), "2".to_string()),
+            ("train.max_depth".to_string(), "10".to_string()),
+        ]);
+        let keys: Vec<String> = logged_params(&flat).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "data.random_state",
+                "train.max_depth",
+                "train.random_state",
+                "max_depth"
+            ]
+        );
+    }
+}
