@@ -191,3 +191,48 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn a_killed_run_is_marked_killed_at_the_next_start() {
+    let ws = new_workspace();
+    let mut child = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["repro", "slow_a"])
+        .env("FIXTURE_SLEEP_MS", "5000")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the stage to start (its run exists), then kill the process outright.
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert!(line.starts_with("Running stage `slow_a`"), "{line}");
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["runs", "list", "--all", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["info"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["KILLED", "KILLED"],
+        "the pipeline run and its stage run"
+    );
+}

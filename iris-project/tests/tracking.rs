@@ -1,0 +1,291 @@
+//! The Iris pipeline recorded in the tracking store: runs, models, URIs, and (when an MLflow
+//! server is given in `MLFLOW_TEST_URI`) the same through MLflow's own REST API.
+
+use iris_project::{pipeline::iris, predict::IrisPredictor};
+use pipeline_core::cli::{App, Printer};
+use pipeline_core::testing::TestWorkspace;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+const PARAMS: &str = include_str!("../../params.toml");
+
+fn workspace() -> TestWorkspace {
+    TestWorkspace::new()
+        .and_then(|ws| ws.with_file("params.toml", PARAMS))
+        .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a command of the Iris binary (with its predictor) in `ws`.
+fn run(ws: &TestWorkspace, args: &[&str]) -> String {
+    try_run(ws, args).unwrap_or_else(|e| panic!("{args:?}: {e:#}"))
+}
+
+fn try_run(ws: &TestWorkspace, args: &[&str]) -> anyhow::Result<String> {
+    let sink = Sink::default();
+    let printer = Printer::new(Box::new(sink.clone()));
+    let root = ws.path().to_string_lossy().into_owned();
+    let argv = ["-C", root.as_str()]
+        .into_iter()
+        .chain(args.iter().copied());
+    App::new(iris::pipeline())
+        .predictor(IrisPredictor)
+        .run_args(argv, &printer)?;
+    let bytes = sink.0.lock().unwrap().clone();
+    Ok(String::from_utf8(bytes)?)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn accuracy_of(ws: &TestWorkspace) -> f64 {
+    json(&ws.read("models/metrics.json").unwrap())["accuracy"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn a_repro_and_three_experiments_are_four_runs() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    for n in ["10", "20", "30"] {
+        run(
+            &ws,
+            &["exp", "run", "-S", &format!("train.n_estimators={n}")],
+        );
+    }
+    let runs = json(&run(&ws, &["runs", "list", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{runs:#?}");
+    for r in runs {
+        assert_eq!(r["info"]["status"], "FINISHED");
+        let params: Vec<&str> = r["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["key"].as_str().unwrap())
+            .collect();
+        assert!(
+            params.contains(&"train.n_estimators") && params.contains(&"max_depth"),
+            "{params:?}"
+        );
+        let accuracy = r["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == "accuracy")
+            .unwrap();
+        assert!(accuracy["value"].as_f64().unwrap() >= 0.85);
+    }
+    // Every pipeline run has its stage runs, and the model is an artifact of the train run.
+    let all = json(&run(&ws, &["runs", "list", "--all", "--json"]));
+    let train_runs: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["info"]["run_name"] == "train")
+        .collect();
+    assert_eq!(train_runs.len(), 4);
+    let id = train_runs[0]["info"]["run_id"].as_str().unwrap();
+    let shown = run(&ws, &["runs", "show", id]);
+    assert!(
+        shown.contains("model/model.json") && shown.contains("model/MLmodel"),
+        "{shown}"
+    );
+    let filtered = json(&run(
+        &ws,
+        &[
+            "runs",
+            "list",
+            "--json",
+            "--filter",
+            "metrics.accuracy > 0.5 AND params.n_estimators = '20'",
+        ],
+    ));
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let err = format!(
+        "{:#}",
+        try_run(&ws, &["runs", "list", "--filter", "metrics.accuracy >> 1"]).unwrap_err()
+    );
+    assert!(err.contains("column 19"), "{err}");
+    // exp show reads the experiments back from the store.
+    let exps = json(&run(&ws, &["exp", "show", "--json"]));
+    assert_eq!(
+        exps.as_array().unwrap().len(),
+        4,
+        "the workspace and three experiments"
+    );
+}
+
+#[test]
+fn predict_reproduces_the_evaluated_accuracy_through_run_and_model_uris() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let metadata = json(&ws.read("models/metadata.json").unwrap());
+    let uri = metadata["model_uri"].as_str().unwrap().to_string();
+    let run_id = metadata["run_id"].as_str().unwrap().to_string();
+    assert_eq!(uri, format!("runs:/{run_id}/model"));
+    let expected = format!("accuracy: {}", accuracy_of(&ws));
+
+    let out = run(
+        &ws,
+        &[
+            "predict",
+            "--model",
+            &uri,
+            "--input",
+            "data/processed/test.csv",
+            "--output",
+            "preds.csv",
+        ],
+    );
+    assert!(out.contains(&expected), "{out}");
+    let preds = ws.read("preds.csv").unwrap();
+    assert_eq!(preds.lines().count(), 31);
+    assert!(
+        preds.starts_with("sepal_length,sepal_width,petal_length,petal_width,species,prediction\n")
+    );
+
+    let out = run(&ws, &["models", "register", &uri, "--name", "iris"]);
+    assert!(out.contains("models:/iris/1"), "{out}");
+    run(&ws, &["models", "alias", "iris", "champion", "1"]);
+    for model in [
+        "models:/iris@champion",
+        "models:/iris/1",
+        "models:/iris/latest",
+    ] {
+        let out = run(
+            &ws,
+            &[
+                "predict",
+                "--model",
+                model,
+                "--input",
+                "data/processed/test.csv",
+                "--output",
+                "p.csv",
+            ],
+        );
+        assert!(out.contains(&expected), "{model}: {out}");
+    }
+    let listed = run(&ws, &["models", "list"]);
+    assert!(listed.contains("champion→1"), "{listed}");
+    let err = format!(
+        "{:#}",
+        try_run(
+            &ws,
+            &[
+                "predict",
+                "--model",
+                "models:/iris@nobody",
+                "--input",
+                "x.csv"
+            ]
+        )
+        .unwrap_err()
+    );
+    assert!(err.contains("nobody"), "{err}");
+}
+
+#[test]
+fn stage_run_ids_follow_fingerprints_so_outputs_stay_identical() {
+    let a = workspace();
+    let b = workspace();
+    run(&a, &["repro"]);
+    run(&b, &["repro", "-j", "1"]);
+    assert_eq!(
+        a.read("models/metadata.json").unwrap(),
+        b.read("models/metadata.json").unwrap()
+    );
+    // Forcing a rerun reuses the same stage run.
+    run(&a, &["repro", "-f", "evaluate", "-s"]);
+    assert_eq!(
+        a.read("models/metadata.json").unwrap(),
+        b.read("models/metadata.json").unwrap()
+    );
+}
+
+/// With an MLflow server (`MLFLOW_TEST_URI`, started by `.ci/run`), the pipeline's run, params,
+/// metrics and model artifact are visible through the server's own REST API.
+#[test]
+fn recorded_on_a_real_mlflow_server() {
+    let Ok(uri) = std::env::var("MLFLOW_TEST_URI") else {
+        eprintln!(
+            "skipping: MLFLOW_TEST_URI is not set (scripts/mlflow-server.sh starts a server)"
+        );
+        return;
+    };
+    let ws = workspace();
+    let out = run(&ws, &["--tracking-uri", &uri, "repro"]);
+    let run_id = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Recorded as run ")?
+                .split_whitespace()
+                .next()
+        })
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let get = |path: &str| -> serde_json::Value {
+        let text = ureq::get(&format!("{uri}{path}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        json(&text)
+    };
+    let parent = get(&format!("/api/2.0/mlflow/runs/get?run_id={run_id}"));
+    assert_eq!(parent["run"]["info"]["status"], "FINISHED");
+    let params = parent["run"]["data"]["params"].as_array().unwrap();
+    assert!(params
+        .iter()
+        .any(|p| p["key"] == "train.n_estimators" && p["value"] == "100"));
+    let metrics = parent["run"]["data"]["metrics"].as_array().unwrap();
+    let accuracy = metrics.iter().find(|m| m["key"] == "accuracy").unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(accuracy, accuracy_of(&ws));
+    // The evaluate stage's run carries the model, as metadata.json says.
+    let metadata = json(&ws.read("models/metadata.json").unwrap());
+    let stage_run = metadata["run_id"].as_str().unwrap();
+    let listing = get(&format!(
+        "/api/2.0/mlflow/artifacts/list?run_id={stage_run}&path=model"
+    ));
+    let files: Vec<&str> = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"model/model.json"), "{listing}");
+    // And it loads back and predicts through the server.
+    let out = run(
+        &ws,
+        &[
+            "--tracking-uri",
+            &uri,
+            "predict",
+            "--model",
+            metadata["model_uri"].as_str().unwrap(),
+            "--input",
+            "data/processed/test.csv",
+            "--output",
+            "p.csv",
+        ],
+    );
+    assert!(out.contains(&format!("accuracy: {accuracy}")), "{out}");
+}
