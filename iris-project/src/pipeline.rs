@@ -124,6 +124,7 @@ pub mod iris {
         ctx.write(
             evaluate::metadata,
             format!("{}\n", serde_json::to_string_pretty(&metadata)?),
-        )
+        )?;
+        ctx.log_artifact(ctx.output(evaluate::metadata)?)
     }
 }

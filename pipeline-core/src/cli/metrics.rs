@@ -1,5 +1,6 @@
 //! `metrics show` and `metrics diff [A] [B]`.
 
+use super::params::DiffArgs;
 use super::{table, Printer};
 use crate::compare::{resolve, workspace};
 use crate::dag::Dag;
@@ -21,21 +22,6 @@ pub enum Command {
 /// Arguments of `metrics show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Arguments of `metrics diff`.
-#[derive(Debug, clap::Args)]
-pub struct DiffArgs {
-    /// `workspace`, `lock`, an experiment id or a git revision (default: lock).
-    pub a: Option<String>,
-    /// Same choices (default: workspace).
-    pub b: Option<String>,
-    /// Also list metrics that did not change.
-    #[arg(long)]
-    pub all: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -16,14 +16,14 @@ pub enum Command {
     Diff(DiffArgs),
 }
 
-/// Arguments of `params diff`.
+/// Arguments of `params diff` and `metrics diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// `workspace`, `lock`, an experiment id or a git revision (default: lock).
+    /// `workspace`, `lock`, an experiment id, a run id or a git revision (default: lock).
     pub a: Option<String>,
     /// Same choices (default: workspace).
     pub b: Option<String>,
-    /// Also list parameters that did not change.
+    /// Also list what did not change.
     #[arg(long)]
     pub all: bool,
     /// Print JSON.

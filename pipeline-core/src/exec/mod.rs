@@ -384,7 +384,16 @@ impl<'a> Engine<'a> {
         match outcome {
             Ok(entries) => {
                 let (metrics, artifacts) = self.reported_outputs(i);
-                recorder.finish_stage(&run_id, ctx.take_log(), &metrics, &artifacts)?;
+                let mut log = ctx.take_log();
+                // Outputs logged as artifacts have moved from the staging area to the workspace.
+                for (file, _) in &mut log.artifacts {
+                    if let Ok(rel) = file.strip_prefix(staging.path()) {
+                        if !file.exists() {
+                            *file = self.ws.root().join(rel);
+                        }
+                    }
+                }
+                recorder.finish_stage(&run_id, log, &metrics, &artifacts)?;
                 Ok(entries)
             }
             Err(error) => {

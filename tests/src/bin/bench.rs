@@ -1,8 +1,8 @@
 //! Benchmarks of the hot paths, one command: `cargo run --release -p pipeline-tests --bin bench`.
 //!
 //! Whole-process figures (no-op `repro`, `status`, `dag`, the cold Iris pipeline, two 1-second
-//! stages with `-j 2`) spawn the release binaries; hashing and the 1,000-stage status run in
-//! process. Each figure is a median; nothing here asserts a time.
+//! stages with `-j 2`, `runs list --filter` over 10,000 runs) spawn the release binaries;
+//! hashing, the 1,000-stage status and tracking writes run in process. Each figure is a median; nothing here asserts a time.
 
 use pipeline_core::cli::{run_args, Printer};
 use pipeline_core::{OutKind, OutputRef, Pipeline, StageDef};
@@ -26,6 +26,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("hash") {
         hashing()?;
+    }
+    if want("tracking") {
+        tracking(&bins.fixture)?;
     }
     Ok(())
 }
@@ -242,6 +245,89 @@ fn hashing() -> anyhow::Result<()> {
     report(
         "  peak memory growth while hashing",
         format!("{} KiB", peak_rss_kb().saturating_sub(before)),
+    );
+    Ok(())
+}
+
+fn tracking(fixture: &Path) -> anyhow::Result<()> {
+    use pipeline_core::tracking::{Metric, Param, SqliteStore, TrackingStore};
+    let ws = tempfile::tempdir()?;
+    let state = ws.path().join(".pipeline");
+    let store = SqliteStore::open(&state.join("tracking.db"), &state.join("cache"))?;
+    let exp = store.get_or_create_experiment("numbers")?;
+
+    let run = store.create_run(&exp, "throughput", None, &[], 0)?;
+    let batches = 200;
+    let start = Instant::now();
+    for b in 0..batches {
+        let batch: Vec<Metric> = (0..1000)
+            .map(|i| {
+                let step = (b * 1000 + i) as i64;
+                Metric::new(format!("m{}", i % 10), step as f64 * 0.001, step, step)
+            })
+            .collect();
+        store.log_batch(&run.run_id, &batch, &[], &[])?;
+    }
+    let rate = (batches * 1000) as f64 / start.elapsed().as_secs_f64();
+    report(
+        "metric points logged per second (batches of 1,000)",
+        format!("{rate:.0}/s"),
+    );
+
+    // Logging a model: write the model directory and store both files as artifacts.
+    let model: Vec<f64> = (0..5000).map(|i| i as f64 * 0.5).collect();
+    let samples = (0..10)
+        .map(|i| {
+            let dir = ws.path().join(format!("model-{i}"));
+            let start = Instant::now();
+            pipeline_core::predict::save_model(&model, &dir)?;
+            for file in ["MLmodel", "model.json"] {
+                store.log_artifact(&run.run_id, &dir.join(file), &format!("model-{i}/{file}"))?;
+            }
+            Ok(start.elapsed())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report(
+        "logging a model (40 kB, embedded store)",
+        ms(median(samples)),
+    );
+
+    let mut seed: u64 = 42;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as f64 / (1u64 << 31) as f64
+    };
+    for i in 0..10_000 {
+        let r = store.create_run(&exp, &format!("run-{i}"), None, &[], i as i64)?;
+        let metrics = [
+            Metric::new("accuracy", next(), 0, 0),
+            Metric::new("loss", next(), 0, 0),
+        ];
+        let params = [
+            Param::new("max_depth", format!("{}", 1 + i % 20)),
+            Param::new("n_estimators", format!("{}", 10 * (1 + i % 10))),
+        ];
+        store.log_batch(&r.run_id, &metrics, &params, &[])?;
+    }
+    drop(store);
+    let filter = "metrics.accuracy > 0.9 AND params.max_depth = '10'";
+    let args = [
+        "runs",
+        "list",
+        "--filter",
+        filter,
+        "--order-by",
+        "metrics.accuracy DESC",
+    ];
+    time_process(fixture, ws.path(), &args, &[])?;
+    let samples = (0..10)
+        .map(|_| time_process(fixture, ws.path(), &args, &[]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report(
+        "runs list --filter over 10,000 runs (process)",
+        ms(median(samples)),
     );
     Ok(())
 }
