@@ -46,6 +46,7 @@ pub fn run(
     let _guard = ws.lock(true, |holder| {
         out.line(format!("waiting for the workspace lock held by {holder}…"))
     })?;
+    crate::tracking::recorder::sweep_abandoned(tracking, ws.root())?;
     let recorder = Recorder::new(tracking.clone(), dag.name(), "repro", "repro", ws.root());
     let engine = Engine::new(ws, dag, &params)?.with_recorder(&recorder);
     engine.sweep_leftovers();

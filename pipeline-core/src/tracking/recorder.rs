@@ -69,6 +69,38 @@ impl Target {
     }
 }
 
+fn marker_dir(root: &Path) -> PathBuf {
+    root.join(crate::workspace::STATE_DIR).join("active-runs")
+}
+
+/// Marks runs of processes that died mid-way as KILLED, if any left a marker. Costs one
+/// directory read when there is nothing to do, so every `repro` can afford it.
+pub fn sweep_abandoned(target: &Target, root: &Path) -> Result<(), TrackingError> {
+    let Ok(entries) = std::fs::read_dir(marker_dir(root)) else {
+        return Ok(());
+    };
+    let dead: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let pid = name.split('-').next().unwrap_or_default().to_string();
+            pid != std::process::id().to_string() && !Path::new("/proc").join(&pid).exists()
+        })
+        .collect();
+    if dead.is_empty() {
+        return Ok(());
+    }
+    target.open()?;
+    for path in dead {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// Whether the process that started `run` still runs: same host and a live pid. Runs without
 /// those tags were not started by this engine and are left alone.
 pub fn run_is_alive(run: &super::Run) -> bool {
@@ -160,6 +192,12 @@ impl Recorder {
         let mut tags = process_tags(&self.root);
         tags.push(Tag::new(TAG_KIND, self.kind));
         let parent = store.create_run(&experiment_id, &self.run_name, None, &tags, now_ms())?;
+        // A marker while the run is open: if this process dies, the next `repro` finds it and
+        // has the store mark the run KILLED, without opening the store on every start.
+        let marker =
+            marker_dir(&self.root).join(format!("{}-{}", std::process::id(), parent.run_id));
+        let _ = std::fs::create_dir_all(marker_dir(&self.root));
+        let _ = std::fs::write(&marker, &self.run_name);
         Ok(Session {
             store,
             experiment_id,
@@ -302,6 +340,9 @@ impl Recorder {
         session
             .store
             .update_run(&session.parent, status, Some(now_ms()))?;
+        let marker =
+            marker_dir(&self.root).join(format!("{}-{}", std::process::id(), session.parent));
+        let _ = std::fs::remove_file(marker);
         Ok(Some(session.parent.clone()))
     }
 
@@ -336,13 +377,36 @@ fn process_tags(root: &Path) -> Vec<Tag> {
         Tag::new(TAG_PIPELINE_HOST, hostname()),
         Tag::new("mlflow.source.type", "LOCAL"),
     ];
-    if let Ok(user) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
-        tags.push(Tag::new("mlflow.user", user));
-    }
+    tags.push(Tag::new("mlflow.user", user_name()));
     if let Some(commit) = git_commit(root) {
         tags.push(Tag::new("mlflow.source.git.commit", commit));
     }
     tags
+}
+
+/// The login name, as MLflow's `getpass.getuser()` finds it: the environment, else the
+/// password database entry of the process's user id.
+fn user_name() -> String {
+    if let Ok(user) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        return user;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        });
+    let from_passwd = uid.and_then(|uid| {
+        std::fs::read_to_string("/etc/passwd")
+            .ok()?
+            .lines()
+            .find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_string())
+            })
+    });
+    from_passwd.unwrap_or_else(|| "unknown".to_string())
 }
 
 fn git_commit(root: &Path) -> Option<String> {
