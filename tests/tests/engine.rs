@@ -319,3 +319,75 @@ fn changed_stage_code_reruns_only_that_stage_and_its_consumers() {
         "{out}"
     );
 }
+
+/// A pipeline built by hand: a directory output, an `always_run` stage and a `frozen` one.
+fn flags_pipeline(frozen: bool) -> pipeline_core::Pipeline {
+    use pipeline_core::{OutKind, OutputRef, Pipeline, StageDef};
+    const DIR: OutputRef = OutputRef::new("shards", "dir", "out/shards");
+    const STAMP: OutputRef = OutputRef::new("stamp", "file", "out/stamp.txt");
+    const COUNT: OutputRef = OutputRef::new("count", "file", "out/count.txt");
+    Pipeline::new(
+        "flags",
+        vec![
+            StageDef::new("shards", "s1", |ctx, _| {
+                let dir = ctx.output(DIR)?;
+                std::fs::create_dir_all(dir.join("deep"))?;
+                std::fs::write(dir.join("a.txt"), "a")?;
+                std::fs::write(dir.join("deep/b.txt"), "bb")?;
+                Ok(())
+            })
+            .out("dir", DIR.path, OutKind::Out),
+            StageDef::new("stamp", "t1", |ctx, _| {
+                let runs =
+                    std::fs::read_to_string(ctx.root().join("stamp-runs")).unwrap_or_default();
+                std::fs::write(ctx.root().join("stamp-runs"), format!("{runs}x"))?;
+                ctx.write(STAMP, "same bytes every time")
+            })
+            .out("file", STAMP.path, OutKind::Out)
+            .always_run(true),
+            StageDef::new("count", "c1", |ctx, _| {
+                let files = std::fs::read_dir(ctx.input(DIR))?.count();
+                ctx.write(COUNT, files.to_string())
+            })
+            .dep_output("shards", "dir", DIR.path)
+            .out("file", COUNT.path, OutKind::Out)
+            .frozen(frozen),
+        ],
+    )
+}
+
+#[test]
+fn directory_outputs_always_run_and_frozen() {
+    let ws = TestWorkspace::new().unwrap();
+    ws.repro(flags_pipeline(false), &[]).unwrap();
+    assert_eq!(ws.read("out/shards/deep/b.txt").unwrap(), "bb");
+    assert_eq!(ws.read("out/count.txt").unwrap(), "2");
+    let lock: serde_yaml::Value = serde_yaml::from_str(&ws.read("pipeline.lock").unwrap()).unwrap();
+    assert_eq!(lock["stages"]["shards"]["outs"][0]["dir"], true);
+    assert_eq!(lock["stages"]["shards"]["outs"][0]["size"], 3);
+
+    // A deleted directory comes back from the cache; a stray file in it is noticed and removed.
+    fs::remove_dir_all(ws.path().join("out/shards")).unwrap();
+    let out = ws.repro(flags_pipeline(false), &["shards"]).unwrap();
+    assert!(out.contains("Restored stage `shards`"), "{out}");
+    assert_eq!(ws.read("out/shards/a.txt").unwrap(), "a");
+    fs::write(ws.path().join("out/shards/stray.txt"), "?").unwrap();
+    let status = ws
+        .run(flags_pipeline(false), &["status", "shards"])
+        .unwrap();
+    assert!(status.contains("output modified: out/shards"), "{status}");
+    ws.repro(flags_pipeline(false), &["shards"]).unwrap();
+    assert!(!ws.path().join("out/shards/stray.txt").exists());
+
+    // always_run runs every time, never from the run cache.
+    ws.repro(flags_pipeline(false), &[]).unwrap();
+    assert_eq!(ws.read("stamp-runs").unwrap(), "xx", "once per full repro");
+    let status = ws.run(flags_pipeline(false), &["status"]).unwrap();
+    assert!(status.contains("stamp: stale\n    always_run"), "{status}");
+
+    // A frozen stage is neither checked nor run, even when its input changed.
+    fs::write(ws.path().join("out/shards/a.txt"), "changed").unwrap();
+    let out = ws.repro(flags_pipeline(true), &["count"]).unwrap();
+    assert!(!out.contains("stage `count`"), "{out}");
+    assert_eq!(ws.read("out/count.txt").unwrap(), "2");
+}

@@ -272,10 +272,12 @@ impl<'a> Engine<'a> {
                 stage: stage.name.clone(),
                 outs: entry.outs,
             });
+        // An always_run stage is never replayed from the cache.
         let cached = self
             .runs
             .get(&digest)
             .or(from_lock)
+            .filter(|_| !stage.always_run)
             .filter(|record| record.outs.iter().all(|o| self.store.contains(o)));
         Ok(Check {
             fingerprint,
