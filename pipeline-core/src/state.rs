@@ -252,6 +252,54 @@ mod tests {
     }
 
     #[test]
+    fn unchanged_stamp_is_not_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.txt");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        let write = |text: &str, mtime: SystemTime| {
+            fs::write(&file, text).unwrap();
+            fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        };
+        write("aaaa", old);
+        let state = StateCache::load(&dir.path().join(".pipeline"));
+        let first = state.hash_path(dir.path(), "f.txt").unwrap();
+        assert_eq!(first.hash, hash::bytes(b"aaaa"));
+        // Same size, same mtime, same inode: the recorded hash is trusted, the file not read.
+        write("bbbb", old);
+        assert_eq!(
+            state.hash_path(dir.path(), "f.txt").unwrap().hash,
+            first.hash
+        );
+        // A saved and reloaded cache behaves the same.
+        state.save().unwrap();
+        let reloaded = StateCache::load(&dir.path().join(".pipeline"));
+        assert_eq!(
+            reloaded.hash_path(dir.path(), "f.txt").unwrap().hash,
+            first.hash
+        );
+        // Any change of the stamp means a rehash.
+        write("bbbb", old + Duration::from_secs(1));
+        assert_eq!(
+            reloaded.hash_path(dir.path(), "f.txt").unwrap().hash,
+            hash::bytes(b"bbbb")
+        );
+    }
+
+    #[test]
+    fn recently_modified_files_are_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("new.txt"), "x").unwrap();
+        let state = StateCache::load(&dir.path().join(".pipeline"));
+        state.hash_path(dir.path(), "new.txt").unwrap();
+        assert!(lock(&state.stamps).is_empty(), "within the racy window");
+    }
+
+    #[test]
     fn missing_path_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateCache::load(dir.path());
