@@ -72,6 +72,14 @@ fn a_repro_and_three_experiments_are_four_runs() {
     assert_eq!(runs.len(), 4, "{runs:#?}");
     for r in runs {
         assert_eq!(r["info"]["status"], "FINISHED");
+        let shown = run(
+            &ws,
+            &["runs", "show", r["info"]["run_id"].as_str().unwrap()],
+        );
+        assert!(
+            shown.contains("model/model.json"),
+            "the pipeline run carries the model: {shown}"
+        );
         let params: Vec<&str> = r["params"]
             .as_array()
             .unwrap()
@@ -201,6 +209,30 @@ fn predict_reproduces_the_evaluated_accuracy_through_run_and_model_uris() {
 }
 
 #[test]
+fn an_experiment_restored_from_the_cache_still_carries_the_model() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    // Same params as the workspace: every stage is restored, none runs.
+    let out = run(&ws, &["exp", "run"]);
+    assert!(!out.contains("running stage"), "{out}");
+    let runs = json(&run(&ws, &["runs", "list", "--json"]));
+    let exp = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["info"]["run_name"] != "repro")
+        .unwrap();
+    let shown = run(
+        &ws,
+        &["runs", "show", exp["info"]["run_id"].as_str().unwrap()],
+    );
+    assert!(
+        shown.contains("model/model.json") && shown.contains("pipeline.restored.train"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn stage_run_ids_follow_fingerprints_so_outputs_stay_identical() {
     let a = workspace();
     let b = workspace();
@@ -259,6 +291,13 @@ fn recorded_on_a_real_mlflow_server() {
         .as_f64()
         .unwrap();
     assert_eq!(accuracy, accuracy_of(&ws));
+    let listing = get(&format!(
+        "/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=model"
+    ));
+    assert!(
+        listing.to_string().contains("model/model.json"),
+        "{listing}"
+    );
     // The evaluate stage's run carries the model, as metadata.json says.
     let metadata = json(&ws.read("models/metadata.json").unwrap());
     let stage_run = metadata["run_id"].as_str().unwrap();

@@ -123,7 +123,15 @@ fn list(
 ) -> anyhow::Result<ExitCode> {
     let name = args.experiment.as_deref().unwrap_or(dag.name());
     let Some(experiment) = store.get_experiment_by_name(name)? else {
-        bail!("no experiment named `{name}`; `experiments list` shows them");
+        if args.experiment.is_some() {
+            bail!("no experiment named `{name}`; `experiments list` shows them");
+        }
+        out.line(if args.json {
+            "[]"
+        } else {
+            "No runs yet: `repro` or `exp run` record them."
+        });
+        return Ok(ExitCode::SUCCESS);
     };
     let filter = args.filter.as_deref().unwrap_or("");
     let mut runs =

@@ -276,12 +276,53 @@ impl Recorder {
         session
             .store
             .log_batch(run_id, &all_metrics, &log.params, &[])?;
+        // The parent run gathers every stage's artifacts, so the pipeline run itself carries
+        // the model, as an MLflow user looking at that one run expects.
         for (file, path) in log.artifacts.iter().chain(artifacts) {
             session.store.log_artifact(run_id, file, path)?;
+            session.store.log_artifact(&session.parent, file, path)?;
         }
         session
             .store
             .update_run(run_id, RunStatus::Finished, Some(now_ms()))
+    }
+
+    /// The run that recorded the stage execution with this fingerprint, if the store has one.
+    fn run_of(&self, session: &Session, fingerprint: &str) -> Option<String> {
+        if self.target.chooses_ids() {
+            let id =
+                crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string();
+            return session.store.get_run(&id).ok().map(|r| r.info.run_id);
+        }
+        let filter = format!("tags.`{TAG_FINGERPRINT}` = '{fingerprint}'");
+        let order = ["attributes.start_time DESC".to_string()];
+        let runs = session
+            .store
+            .search_runs(
+                std::slice::from_ref(&session.experiment_id),
+                &filter,
+                &order,
+                1,
+            )
+            .ok()?;
+        runs.into_iter().next().map(|r| r.info.run_id)
+    }
+
+    /// Copies every artifact of run `from` onto the parent run.
+    fn copy_artifacts(&self, session: &Session, from: &str) -> Result<(), TrackingError> {
+        if session.store.list_artifacts(from, None)?.is_empty() {
+            return Ok(());
+        }
+        let scratch =
+            tempfile::tempdir().map_err(|e| TrackingError::io("a scratch directory", e))?;
+        session.store.download_artifact(from, "", scratch.path())?;
+        let mut files = Vec::new();
+        collect_files(scratch.path(), scratch.path(), &mut files)
+            .map_err(|e| TrackingError::io(scratch.path(), e))?;
+        for (file, path) in files {
+            session.store.log_artifact(&session.parent, &file, &path)?;
+        }
+        Ok(())
     }
 
     /// Marks a stage's run FAILED.
@@ -302,10 +343,14 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(stage.to_string(), fingerprint.to_string());
+        let source = self.run_of(session, fingerprint);
+        if let Some(from) = &source {
+            self.copy_artifacts(session, from)?;
+        }
         session.store.set_tag(
             &session.parent,
             &format!("pipeline.restored.{stage}"),
-            fingerprint,
+            source.as_deref().unwrap_or(fingerprint),
         )
     }
 
@@ -350,6 +395,19 @@ impl Recorder {
     pub fn ensure_started(&self) -> Result<String, TrackingError> {
         Ok(self.session()?.parent.clone())
     }
+}
+
+fn collect_files(base: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(base, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(base) {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            out.push((path.clone(), rel));
+        }
+    }
+    Ok(())
 }
 
 /// Params as logged: every `section.key`, plus the bare `key` where only one section has it,
