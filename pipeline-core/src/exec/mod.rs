@@ -7,17 +7,18 @@
 //! are renamed into the workspace → the lock file is rewritten. Each step is atomic, and each
 //! later step can be redone from the earlier ones.
 
+mod outputs;
 pub mod scheduler;
+mod status;
 
 use crate::cache::runs::{RunCache, RunRecord};
-use crate::cache::{self, CacheError, ObjectStore};
+use crate::cache::{CacheError, ObjectStore};
 use crate::context::StageContext;
 use crate::dag::Dag;
 use crate::entry::PathEntry;
 use crate::fingerprint::{Reason, StageFingerprint};
 use crate::lock::{LockError, LockFile};
 use crate::params::ParamValues;
-use crate::pipeline::{DepDef, OutKind};
 use crate::state::{HashError, StateCache};
 use crate::tracking::recorder::Recorder;
 use crate::tracking::TrackingError;
@@ -26,7 +27,6 @@ use scheduler::Finished;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -405,98 +405,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Caches what a successful stage wrote, records the run, and puts the outputs in place.
-    fn keep_outputs(
-        &self,
-        i: usize,
-        check: &Check,
-        staging: &Path,
-    ) -> Result<Vec<PathEntry>, StageError> {
-        let stage = self.dag.stage(i);
-        let mut entries = Vec::with_capacity(stage.outs.len());
-        for out in &stage.outs {
-            if fs::symlink_metadata(staging.join(&out.path)).is_err() {
-                return Err(StageError::OutputNotWritten(out.path.clone()));
-            }
-            entries.push(self.store.store_path(staging, &out.path)?);
-        }
-        self.runs
-            .put(
-                &check.fingerprint.digest(),
-                &RunRecord {
-                    stage: stage.name.clone(),
-                    outs: entries.clone(),
-                },
-            )
-            .map_err(|source| StageError::Io {
-                path: self.ws.runs_dir().display().to_string(),
-                source,
-            })?;
-        for entry in &entries {
-            self.place(staging, entry)?;
-        }
-        Ok(entries)
-    }
-
-    /// A stage's metrics (flattened) and its metrics and plots files as artifacts, read from the
-    /// workspace once its outputs are in place.
-    fn reported_outputs(
-        &self,
-        i: usize,
-    ) -> (BTreeMap<String, f64>, Vec<(std::path::PathBuf, String)>) {
-        let mut metrics = BTreeMap::new();
-        let mut artifacts = Vec::new();
-        for out in &self.dag.stage(i).outs {
-            let path = self.ws.path(&out.path);
-            match out.kind {
-                OutKind::Metrics => {
-                    if let Ok(flat) = fs::read(&path)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| crate::metrics::parse(&out.path, &b))
-                    {
-                        metrics.extend(flat);
-                    }
-                    artifacts.push((path, out.path.clone()));
-                }
-                OutKind::Plots if path.is_file() => artifacts.push((path, out.path.clone())),
-                _ => {}
-            }
-        }
-        (metrics, artifacts)
-    }
-
-    /// Moves a cached output from the staging area into the workspace.
-    fn place(&self, staging: &Path, entry: &PathEntry) -> Result<(), StageError> {
-        let from = staging.join(&entry.path);
-        let to = self.ws.path(&entry.path);
-        let io = |source| StageError::Io {
-            path: entry.path.clone(),
-            source,
-        };
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent).map_err(io)?;
-        }
-        if entry.dir {
-            cache::replace_dir(&from, &to)?;
-            if let Ok(manifest) = self.store.read_manifest(&entry.hash) {
-                for file in manifest {
-                    let rel = format!("{}/{}", entry.path, file.path);
-                    self.state.remember(&to.join(&file.path), &rel, &file.hash);
-                }
-            }
-        } else {
-            fs::File::open(&from)
-                .and_then(|f| f.sync_all())
-                .map_err(io)?;
-            if to.is_dir() {
-                fs::remove_dir_all(&to).map_err(io)?;
-            }
-            fs::rename(&from, &to).map_err(io)?;
-            self.state.remember(&to, &entry.path, &entry.hash);
-        }
-        Ok(())
-    }
-
     /// Writes the stage's new lock entry.
     fn record(&self, check: &Check, outs: Vec<PathEntry>) -> Result<(), StageError> {
         let entry = check.fingerprint.to_lock(check.deps.clone(), outs);
@@ -574,73 +482,6 @@ impl<'a> Engine<'a> {
             .iter()
             .filter_map(|i| reports.remove(i))
             .collect()
-    }
-
-    /// The statuses of `selected` without changing anything: a stage downstream of a stale one
-    /// is stale because of it, without hashing outputs that are about to change.
-    pub fn status(&self, selected: &BTreeSet<usize>) -> Vec<(usize, Result<Check, StageError>)> {
-        let mut stale: Vec<bool> = vec![false; self.dag.stages().len()];
-        let mut out = Vec::new();
-        for &i in self.dag.order() {
-            if !selected.contains(&i) {
-                continue;
-            }
-            let stage = self.dag.stage(i);
-            if stage.frozen {
-                continue;
-            }
-            let upstream = self
-                .dag
-                .upstream(i)
-                .iter()
-                .find(|&&u| stale[u])
-                .map(|&u| self.dag.stage(u).name.clone());
-            let result = match self.check(i) {
-                Ok(mut check) => {
-                    if let Some(up) = upstream {
-                        check
-                            .reasons
-                            .retain(|r| !matches!(r, Reason::DepChanged(_)));
-                        check.reasons.insert(0, Reason::Upstream(up));
-                        // What the stage will see depends on what upstream produces.
-                        check.cached = None;
-                    }
-                    Ok(check)
-                }
-                Err(StageError::Dep(HashError::Missing(path))) if is_output_dep(stage, &path) => {
-                    upstream.map_or_else(
-                        || Err(StageError::Dep(HashError::Missing(path.clone()))),
-                        |up| Ok(placeholder(stage.name.clone(), Reason::Upstream(up))),
-                    )
-                }
-                Err(e) => Err(e),
-            };
-            stale[i] = !matches!(&result, Ok(c) if c.reasons.is_empty());
-            out.push((i, result));
-        }
-        out
-    }
-}
-
-fn is_output_dep(stage: &crate::pipeline::StageDef, path: &str) -> bool {
-    stage
-        .deps
-        .iter()
-        .any(|d| matches!(d, DepDef::Output { path: p, .. } if p == path))
-}
-
-fn placeholder(name: String, reason: Reason) -> Check {
-    Check {
-        fingerprint: StageFingerprint {
-            name,
-            code: String::new(),
-            params: BTreeMap::new(),
-            deps: BTreeMap::new(),
-            outs: Vec::new(),
-        },
-        deps: Vec::new(),
-        reasons: vec![reason],
-        cached: None,
     }
 }
 
