@@ -26,6 +26,7 @@ pub mod predict;
 pub mod state;
 pub mod testing;
 pub mod tracking;
+pub mod ui;
 pub mod workspace;
 
 pub use context::StageContext;

@@ -13,7 +13,8 @@ mod progress;
 mod repro;
 mod runs;
 mod status;
-mod table;
+pub mod table;
+mod ui;
 
 use crate::dag::Dag;
 use crate::params::ParamValues;
@@ -77,6 +78,8 @@ pub enum Command {
     /// The model registry.
     #[command(subcommand)]
     Models(models::Command),
+    /// The web UI: experiments, runs, comparisons, the pipeline, the model registry.
+    Ui(ui::Args),
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -173,6 +176,7 @@ impl App {
             Command::Experiments(command) => runs::experiments(&tracking, command, out),
             Command::Runs(command) => runs::runs(&dag, &tracking, command, out),
             Command::Models(command) => models::run(&tracking, command, out),
+            Command::Ui(args) => ui::run(&ws, dag, &tracking, args, out),
             Command::Predict(args) => {
                 predict::run(&ws, &tracking, self.predictor.as_deref(), args, out)
             }
@@ -207,11 +211,7 @@ where
 }
 
 /// Loads and validates `params.toml` (plus overrides) for every section the pipeline declares.
-pub(crate) fn load_params(
-    ws: &Workspace,
-    dag: &Dag,
-    overrides: &[String],
-) -> anyhow::Result<ParamValues> {
+pub fn load_params(ws: &Workspace, dag: &Dag, overrides: &[String]) -> anyhow::Result<ParamValues> {
     let mut table = crate::params::read_file(ws.root())?;
     crate::params::apply_overrides(&mut table, overrides)?;
     let sections = dag

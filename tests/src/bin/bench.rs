@@ -329,5 +329,35 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
         "runs list --filter over 10,000 runs (process)",
         ms(median(samples)),
     );
+
+    // The UI's runs page over the same 10,000 runs.
+    let ui_state = pipeline_core::ui::UiState {
+        store: std::sync::Arc::new(SqliteStore::open(
+            &state.join("tracking.db"),
+            &state.join("cache"),
+        )?),
+        dag: pipeline_core::dag::Dag::new(pipeline_tests::numbers::pipeline())?,
+        ws: pipeline_core::workspace::Workspace::at(ws.path()),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = pipeline_core::ui::serve(ui_state, ([127, 0, 0, 1], 0).into(), |addr| {
+            let _ = tx.send(addr);
+        });
+    });
+    let addr = rx.recv()?;
+    let url = format!("http://{addr}/experiments/{exp}?order_by=metrics.accuracy+DESC");
+    let samples = (0..10)
+        .map(|_| {
+            let start = Instant::now();
+            let page = Command::new("curl").args(["-sf", &url]).output()?;
+            anyhow::ensure!(page.status.success(), "GET {url} failed");
+            Ok(start.elapsed())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report(
+        "UI runs page, 10,000 runs sorted by a metric",
+        ms(median(samples)),
+    );
     Ok(())
 }

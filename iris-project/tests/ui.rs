@@ -1,0 +1,296 @@
+//! The web UI over a real Iris workspace: every page through HTTP, and (where Debian's `chromium`
+//! is installed, as `.ci/run` does) rendered in headless Chromium with screenshots written to
+//! `target/ui-screenshots/`.
+
+use iris_project::pipeline::iris;
+use pipeline_core::cli::{run_args, Printer};
+use pipeline_core::dag::Dag;
+use pipeline_core::testing::TestWorkspace;
+use pipeline_core::tracking::recorder::Target;
+use pipeline_core::ui::{serve, UiState};
+use pipeline_core::workspace::Workspace;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PARAMS: &str = include_str!("../../params.toml");
+
+fn cli(ws: &TestWorkspace, args: &[&str]) -> String {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let printer = Printer::new(Box::new(W(sink.clone())));
+    let root = ws.path().to_string_lossy().into_owned();
+    let argv = ["-C", root.as_str()]
+        .into_iter()
+        .chain(args.iter().copied());
+    run_args(iris::pipeline(), argv, &printer).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
+    let out = sink.lock().unwrap().clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// A workspace with a pipeline run, two experiments and a registered model, and the UI over it.
+fn start() -> (TestWorkspace, String) {
+    let ws = TestWorkspace::new()
+        .and_then(|w| w.with_file("params.toml", PARAMS))
+        .unwrap();
+    cli(&ws, &["repro"]);
+    cli(&ws, &["exp", "run", "--grid", "train.max_depth=2,3"]);
+    let metadata: serde_json::Value =
+        serde_json::from_str(&ws.read("models/metadata.json").unwrap()).unwrap();
+    cli(
+        &ws,
+        &[
+            "models",
+            "register",
+            metadata["model_uri"].as_str().unwrap(),
+            "--name",
+            "iris",
+        ],
+    );
+    cli(&ws, &["models", "alias", "iris", "champion", "1"]);
+    let workspace = Workspace::at(ws.path());
+    let store = Target::choose(&workspace, None).unwrap().open().unwrap();
+    let state = UiState {
+        store,
+        dag: Dag::new(iris::pipeline()).unwrap(),
+        ws: workspace,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let _ = serve(state, addr, |bound| {
+            let _ = tx.send(bound);
+        });
+    });
+    let addr = rx.recv().unwrap();
+    (ws, format!("http://{addr}"))
+}
+
+fn get(url: &str) -> (u16, String) {
+    match ureq::get(url).call() {
+        Ok(mut response) => (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        ),
+        Err(ureq::Error::StatusCode(code)) => (code, String::new()),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+fn runs_json(ws: &TestWorkspace, all: bool) -> Vec<serde_json::Value> {
+    let mut args = vec!["runs", "list", "--json"];
+    if all {
+        args.push("--all");
+    }
+    serde_json::from_str::<serde_json::Value>(&cli(ws, &args))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_page_over_http() {
+    let (ws, base) = start();
+    let (code, home) = get(&format!("{base}/"));
+    assert_eq!(code, 200);
+    assert!(home.contains(">iris</a>"), "{home}");
+
+    let experiment =
+        serde_json::from_str::<serde_json::Value>(&cli(&ws, &["experiments", "list", "--json"]))
+            .unwrap();
+    let id = experiment
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "iris")
+        .unwrap()["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, runs) = get(&format!("{base}/experiments/{id}"));
+    assert_eq!(code, 200);
+    assert!(
+        runs.contains("3 runs"),
+        "a repro and two experiments: {runs}"
+    );
+    let filtered = get(&format!(
+        "{base}/experiments/{id}?filter=params.max_depth+%3D+%272%27"
+    ))
+    .1;
+    assert!(filtered.contains("1 runs"), "{filtered}");
+    let bad = get(&format!(
+        "{base}/experiments/{id}?filter=metrics.accuracy+%3E%3E+1"
+    ))
+    .1;
+    assert!(bad.contains("invalid filter at column 19"), "{bad}");
+    let sorted = get(&format!(
+        "{base}/experiments/{id}?order_by=metrics.%60accuracy%60+ASC"
+    ))
+    .1;
+    assert!(sorted.contains("accuracy ▲"), "{sorted}");
+    let with_stages = get(&format!("{base}/experiments/{id}?all=1")).1;
+    assert!(with_stages.contains(">evaluate</a>"), "{with_stages}");
+
+    let parent = runs_json(&ws, false)
+        .into_iter()
+        .find(|r| r["info"]["run_name"] == "repro")
+        .unwrap();
+    let run_id = parent["info"]["run_id"].as_str().unwrap();
+    let (code, run) = get(&format!("{base}/runs/{run_id}"));
+    assert_eq!(code, 200);
+    for part in [
+        "<h2>Params</h2>",
+        "<h2>Metrics</h2>",
+        "<h2>Plots</h2>",
+        "models/confusion_matrix.svg",
+        "<h2>Stage runs</h2>",
+        "model/model.json",
+    ] {
+        assert!(run.contains(part), "{part} missing from the run page");
+    }
+    let svg = ureq::get(&format!(
+        "{base}/runs/{run_id}/artifacts/models/confusion_matrix.svg?download=1"
+    ))
+    .call()
+    .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(
+        get(&format!("{base}/runs/{run_id}/artifacts/nope.txt")).0,
+        404
+    );
+    assert_eq!(get(&format!("{base}/runs/0123/")).0, 404);
+
+    let ids: Vec<String> = runs_json(&ws, false)
+        .iter()
+        .map(|r| format!("runs={}", r["info"]["run_id"].as_str().unwrap()))
+        .collect();
+    let (code, compare) = get(&format!("{base}/compare?{}", ids.join("&")));
+    assert_eq!(code, 200);
+    assert_eq!(compare.matches("<polyline").count(), 3, "one line per run");
+    assert!(
+        compare.contains("class=\"diff\""),
+        "differing rows are marked"
+    );
+    assert_eq!(get(&format!("{base}/compare?{}", ids[0])).0, 400);
+
+    let dag = get(&format!("{base}/dag")).1;
+    assert_eq!(dag.matches("data-state=\"up to date\"").count(), 3, "{dag}");
+    ws.write(
+        "params.toml",
+        PARAMS.replace("n_estimators = 100", "n_estimators = 7"),
+    )
+    .unwrap();
+    let dag = get(&format!("{base}/dag")).1;
+    assert_eq!(
+        dag.matches("data-state=\"stale\"").count(),
+        2,
+        "train and evaluate: {dag}"
+    );
+
+    let models = get(&format!("{base}/models")).1;
+    assert!(
+        models.contains("@champion") && models.contains("runs:/"),
+        "{models}"
+    );
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("which").arg(name).output().ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
+}
+
+fn headless(browser: &Path, profile: &Path, args: &[&str], url: &str) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,1000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pages_render_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        eprintln!("skipping: no chromium on this machine (`.ci/run` installs Debian's `chromium`)");
+        return;
+    };
+    let (ws, base) = start();
+    let run_id = runs_json(&ws, false)[0]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids: Vec<String> = runs_json(&ws, false)
+        .iter()
+        .map(|r| format!("runs={}", r["info"]["run_id"].as_str().unwrap()))
+        .collect();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    for (name, path) in [
+        ("experiments", "/".to_string()),
+        ("runs", "/experiments/1".to_string()),
+        ("run", format!("/runs/{run_id}")),
+        ("compare", format!("/compare?{}", ids.join("&"))),
+        ("dag", "/dag".to_string()),
+        ("models", "/models".to_string()),
+    ] {
+        let url = format!("{base}{path}");
+        // The DOM after rendering: the page's own content, charts included.
+        let dom = headless(&browser, profile.path(), &["--dump-dom"], &url);
+        assert!(dom.contains("<main>"), "{name}: {dom}");
+        if name == "compare" || name == "dag" {
+            assert!(dom.contains("<svg"), "{name} draws its chart");
+        }
+        let file = shots.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&file);
+        headless(
+            &browser,
+            profile.path(),
+            &[&format!("--screenshot={}", file.display())],
+            &url,
+        );
+        let png = std::fs::read(&file).unwrap_or_else(|e| panic!("{name}: no screenshot: {e}"));
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}: {} bytes",
+            png.len()
+        );
+    }
+}

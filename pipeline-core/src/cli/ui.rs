@@ -1,0 +1,43 @@
+//! `ui [--host 127.0.0.1] [--port 5000]`: the web UI.
+
+use super::Printer;
+use crate::dag::Dag;
+use crate::tracking::recorder::Target;
+use crate::ui::{serve, UiState};
+use crate::workspace::Workspace;
+use anyhow::Context as _;
+use std::process::ExitCode;
+
+/// Arguments of `ui`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; keep the default unless others must reach it.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+}
+
+pub fn run(
+    ws: &Workspace,
+    dag: Dag,
+    tracking: &Target,
+    args: Args,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let store = tracking.open().context("opening the tracking store")?;
+    let state = UiState {
+        store,
+        dag,
+        ws: ws.clone(),
+    };
+    serve(
+        state,
+        std::net::SocketAddr::new(args.host, args.port),
+        |addr| {
+            out.line(format!("Serving the UI on http://{addr}/ (Ctrl-C to stop)"));
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,151 @@
+//! `/dag`: the pipeline graph drawn as SVG, each stage coloured by its state (up to date, stale
+//! and why, failing to check), computed as `status` does.
+
+use super::html::{esc, table};
+use super::UiState;
+use crate::exec::Engine;
+use axum::extract::State;
+use axum::response::Html;
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// A stage's state for display: label, fill colour, and why it is stale.
+type StageState = (&'static str, &'static str, Vec<String>);
+
+fn states(state: &UiState) -> Result<Vec<StageState>, String> {
+    let dag = &state.dag;
+    let params = crate::cli::load_params(&state.ws, dag, &[]).map_err(|e| format!("{e:#}"))?;
+    let engine = Engine::new(&state.ws, dag, &params).map_err(|e| e.to_string())?;
+    let all = (0..dag.stages().len()).collect();
+    let mut out = vec![("frozen", "#d0d7de", Vec::new()); dag.stages().len()];
+    for (i, result) in engine.status(&all) {
+        out[i] = match result {
+            Ok(check) if check.reasons.is_empty() => ("up to date", "#aceebb", Vec::new()),
+            Ok(check) => (
+                "stale",
+                "#fff1a8",
+                check.reasons.iter().map(ToString::to_string).collect(),
+            ),
+            Err(e) => ("error", "#ffcecb", vec![e.to_string()]),
+        };
+    }
+    Ok(out)
+}
+
+/// The page.
+pub async fn page_handler(State(state): State<Arc<UiState>>) -> Html<String> {
+    render(&state)
+}
+
+pub use page_handler as page;
+
+fn render(state: &UiState) -> Html<String> {
+    let dag = &state.dag;
+    let states = match states(state) {
+        Ok(states) => states,
+        Err(message) => {
+            return super::html::page(
+                "Pipeline",
+                &format!("<div class=\"error\">{}</div>", esc(&message)),
+            );
+        }
+    };
+    // Layer = length of the longest path from a source stage.
+    let mut layer = vec![0usize; dag.stages().len()];
+    for &i in dag.order() {
+        layer[i] = dag
+            .upstream(i)
+            .iter()
+            .map(|&u| layer[u] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let layers = layer.iter().max().map_or(0, |m| m + 1);
+    let mut slot = vec![0usize; dag.stages().len()];
+    let mut per_layer = vec![0usize; layers];
+    for &i in dag.order() {
+        slot[i] = per_layer[layer[i]];
+        per_layer[layer[i]] += 1;
+    }
+    let (bw, bh, gx, gy) = (180.0, 56.0, 60.0, 40.0);
+    let width = 40.0 + bw / 2.0 + per_layer.iter().max().copied().unwrap_or(1) as f64 * (bw + gx);
+    let height = 40.0 + layers as f64 * (bh + gy);
+    let pos = |i: usize| {
+        (
+            20.0 + slot[i] as f64 * (bw + gx),
+            20.0 + layer[i] as f64 * (bh + gy),
+        )
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"dag\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"pipeline graph\">\
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\">\
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs>"
+    );
+    for &i in dag.order() {
+        for &u in dag.upstream(i) {
+            let (ux, uy) = pos(u);
+            let (x, y) = pos(i);
+            let (x1, y1, x2, y2) = (ux + bw / 2.0, uy + bh, x + bw / 2.0, y);
+            // An edge that skips layers bows out to the right, clear of the boxes in between.
+            let bow = if layer[i] > layer[u] + 1 { bw } else { 0.0 };
+            let _ = write!(
+                svg,
+                "<path d=\"M{x1},{y1} C{},{} {},{} {x2},{y2}\" fill=\"none\" stroke=\"#57606a\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>",
+                x1 + bow,
+                y1 + gy,
+                x2 + bow,
+                y2 - gy,
+            );
+        }
+    }
+    for &i in dag.order() {
+        let (x, y) = pos(i);
+        let (label, colour, reasons) = &states[i];
+        let _ = write!(
+            svg,
+            "<g class=\"stage\" data-state=\"{label}\"><title>{tip}</title>\
+             <rect x=\"{x}\" y=\"{y}\" width=\"{bw}\" height=\"{bh}\" rx=\"8\" fill=\"{colour}\" stroke=\"#57606a\"/>\
+             <text x=\"{tx}\" y=\"{ty}\" font-size=\"14\" font-weight=\"600\" text-anchor=\"middle\">{name}</text>\
+             <text x=\"{tx}\" y=\"{sy}\" font-size=\"11\" text-anchor=\"middle\">{label}</text></g>",
+            tip = esc(&reasons.join("; ")),
+            tx = x + bw / 2.0,
+            ty = y + 24.0,
+            sy = y + 42.0,
+            name = esc(&dag.stage(i).name),
+        );
+    }
+    svg.push_str("</svg>");
+    let rows: Vec<Vec<String>> = dag
+        .order()
+        .iter()
+        .map(|&i| {
+            let stage = dag.stage(i);
+            let (label, _, reasons) = &states[i];
+            vec![
+                esc(&stage.name),
+                esc(label),
+                esc(&reasons.join("; ")),
+                esc(&stage
+                    .deps
+                    .iter()
+                    .map(|d| d.path())
+                    .collect::<Vec<_>>()
+                    .join(", ")),
+                esc(&stage
+                    .outs
+                    .iter()
+                    .map(|o| o.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")),
+            ]
+        })
+        .collect();
+    let body = format!(
+        "<div class=\"card\">{svg}</div>{}",
+        table(
+            &["Stage", "State", "Why", "Depends on", "Writes"].map(String::from),
+            &rows
+        )
+    );
+    super::html::page(&format!("Pipeline {}", dag.name()), &body)
+}

@@ -1,0 +1,99 @@
+//! HTML building blocks shared by the pages: the layout, escaping, links, tables.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value.
+pub fn q(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Percent-encodes each segment of an artifact path, keeping the slashes.
+pub fn path_q(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}
+header a{color:#fff;text-decoration:none;font-weight:600}
+main{padding:16px 24px}
+h1{font-size:22px;margin:8px 0 16px}
+h2{font-size:17px;margin:24px 0 8px}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;white-space:nowrap}
+th{background:#eaeef2}
+th a{color:inherit}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.diff td{background:#fff8c5}
+.error{background:#ffebe9;border:1px solid #ff8182;padding:8px 12px;white-space:pre;font-family:monospace}
+.muted{color:#656d76}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px;margin-bottom:16px}
+.status-FINISHED{color:#1a7f37}.status-FAILED{color:#cf222e}.status-KILLED{color:#9a6700}.status-RUNNING{color:#0969da}
+input[type=text]{width:640px;font-family:monospace}
+pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;max-height:480px}
+";
+
+/// A whole page.
+pub fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>{STYLE}</style></head><body><header><a href=\"/\">Experiments</a>\
+         <a href=\"/dag\">Pipeline</a><a href=\"/models\">Models</a></header>\
+         <main><h1>{t}</h1>{body}</main></body></html>",
+        t = esc(title)
+    ))
+}
+
+/// An error page with a status code.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        page(
+            "Error",
+            &format!("<div class=\"error\">{}</div>", esc(message)),
+        ),
+    )
+        .into_response()
+}
+
+/// A table from headers and already-escaped cells.
+pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<table><thead><tr>");
+    for h in headers {
+        out.push_str(&format!("<th>{h}</th>"));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            out.push_str(&format!("<td>{cell}</td>"));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
