@@ -13,6 +13,7 @@ pub mod cli;
 pub mod compare;
 pub mod context;
 pub mod dag;
+pub mod data;
 pub mod entry;
 pub mod exec;
 pub mod exp;

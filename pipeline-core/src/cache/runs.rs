@@ -40,6 +40,41 @@ impl RunCache {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Every record, with its fingerprint.
+    pub fn all(&self) -> Vec<(String, RunRecord)> {
+        let mut out = Vec::new();
+        let Ok(shards) = fs::read_dir(&self.dir) else {
+            return out;
+        };
+        for shard in shards.flatten() {
+            let head = shard.file_name().to_string_lossy().into_owned();
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let Some(tail) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                let fingerprint = format!("{head}{tail}");
+                if let Some(record) = self.get(&fingerprint) {
+                    out.push((fingerprint, record));
+                }
+            }
+        }
+        out
+    }
+
+    /// Forgets a record.
+    pub fn remove(&self, fingerprint: &str) {
+        let _ = fs::remove_file(self.path(fingerprint));
+    }
+
+    /// The directory holding the records, for sharing them with a remote.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Records a run.
     pub fn put(&self, fingerprint: &str, record: &RunRecord) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;

@@ -3,6 +3,7 @@
 //! its own file; errors become one `error: …` line and a non-zero exit, never a panic.
 
 mod dag;
+mod data;
 mod exp;
 mod metrics;
 mod models;
@@ -80,6 +81,44 @@ pub enum Command {
     Models(models::Command),
     /// The web UI: experiments, runs, comparisons, the pipeline, the model registry.
     Ui(ui::Args),
+    /// Version data files or directories by hash: a pointer file for git, the data in the cache.
+    Add {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Put versioned data and stage outputs back as pointer files and the lock file say.
+    Checkout {
+        /// Only these paths.
+        paths: Vec<PathBuf>,
+    },
+    /// Remove cache objects nothing refers to.
+    Gc {
+        /// Also forget run-cache records the lock file does not use.
+        #[arg(long)]
+        workspace: bool,
+    },
+    /// Remotes to share the cache with.
+    #[command(subcommand)]
+    Remote(data::RemoteCommand),
+    /// Send versioned data, outputs and run records to a remote.
+    Push {
+        /// The remote (default: the default remote).
+        #[arg(short, long)]
+        remote: Option<String>,
+    },
+    /// Bring versioned data, outputs and run records from a remote into the cache.
+    Fetch {
+        /// The remote (default: the default remote).
+        #[arg(short, long)]
+        remote: Option<String>,
+    },
+    /// `fetch`, then `checkout`.
+    Pull {
+        /// The remote (default: the default remote).
+        #[arg(short, long)]
+        remote: Option<String>,
+    },
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -177,6 +216,15 @@ impl App {
             Command::Runs(command) => runs::runs(&dag, &tracking, command, out),
             Command::Models(command) => models::run(&tracking, command, out),
             Command::Ui(args) => ui::run(&ws, dag, &tracking, args, out),
+            Command::Add { paths } => data::add(&ws, &start, &dag, &paths, out),
+            Command::Checkout { paths } => data::checkout(&ws, &start, &paths, out),
+            Command::Gc { workspace } => data::collect(&ws, workspace, out),
+            Command::Remote(command) => data::remotes(&ws, command, out),
+            Command::Push { remote } => data::transfer(&ws, &start, "push", remote.as_deref(), out),
+            Command::Fetch { remote } => {
+                data::transfer(&ws, &start, "fetch", remote.as_deref(), out)
+            }
+            Command::Pull { remote } => data::transfer(&ws, &start, "pull", remote.as_deref(), out),
             Command::Predict(args) => {
                 predict::run(&ws, &tracking, self.predictor.as_deref(), args, out)
             }

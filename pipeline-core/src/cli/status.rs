@@ -25,6 +25,37 @@ struct StageStatus {
     reasons: Vec<String>,
 }
 
+#[derive(Serialize)]
+struct DataStatus {
+    path: String,
+    state: &'static str,
+}
+
+/// Data versioned by pointer files, compared with the workspace.
+fn data_status(ws: &Workspace) -> anyhow::Result<Vec<DataStatus>> {
+    let paths = crate::data::pointer::find(ws.root());
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let state = crate::state::StateCache::load(&ws.state_dir());
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        let pointer = crate::data::pointer::Pointer::load(ws.root(), &path)?;
+        let status = match state.hash_path(ws.root(), &path) {
+            Ok(now) if now.hash == pointer.hash => "up_to_date",
+            Ok(_) => "modified",
+            Err(crate::state::HashError::Missing(_)) => "missing",
+            Err(e) => return Err(e.into()),
+        };
+        out.push(DataStatus {
+            path,
+            state: status,
+        });
+    }
+    let _ = state.save();
+    Ok(out)
+}
+
 pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
     let params = load_params(ws, dag, &[])?;
     let targets = resolve_targets(dag, &args.stages)?;
@@ -58,15 +89,26 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
         })
         .collect();
     engine.finish()?;
+    let data = data_status(ws)?;
     if args.json {
         out.line(serde_json::to_string_pretty(
-            &serde_json::json!({ "stages": statuses }),
+            &serde_json::json!({ "stages": statuses, "data": data }),
         )?);
         return Ok(ExitCode::SUCCESS);
     }
-    if statuses.iter().all(|s| s.state == "up_to_date") {
+    if statuses.iter().all(|s| s.state == "up_to_date")
+        && data.iter().all(|d| d.state == "up_to_date")
+    {
         out.line("Everything is up to date.");
         return Ok(ExitCode::SUCCESS);
+    }
+    for d in data.iter().filter(|d| d.state != "up_to_date") {
+        let hint = if d.state == "missing" {
+            "`checkout` restores it"
+        } else {
+            "`add` records it, `checkout` restores it"
+        };
+        out.line(format!("{}: {} ({hint})", d.path, d.state));
     }
     for status in &statuses {
         match status.state {

@@ -288,6 +288,19 @@ impl SqliteStore {
         &self.objects_dir
     }
 
+    /// Every object hash an artifact refers to: what `gc` must keep in a shared cache.
+    pub fn artifact_hashes(&self) -> Result<std::collections::HashSet<String>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT hash FROM artifacts")
+            .map_err(|e| TrackingError::db("listing artifact objects", e))?;
+        let hashes = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<std::collections::HashSet<String>>>())
+            .map_err(|e| TrackingError::db("listing artifact objects", e))?;
+        Ok(hashes)
+    }
+
     /// The database's current `PRAGMA user_version`.
     pub fn schema_version(&self) -> Result<u32> {
         self.lock()

@@ -1,0 +1,250 @@
+//! Remotes: another cache to share objects and run records with, named in
+//! `.pipeline/config.toml`. A remote is a directory (a local path, a mounted share, `file://…`),
+//! laid out like the local cache (`cache/ab/cdef…`, `runs/ab/cdef….json`), so copying is all
+//! there is to it; every object is verified by hash as it is copied.
+
+use super::{versioned, DataError};
+use crate::atomic;
+use crate::cache::runs::RunCache;
+use crate::cache::ObjectStore;
+use crate::entry::PathEntry;
+use crate::workspace::Workspace;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The config file holding remotes, inside `.pipeline/`.
+const CONFIG: &str = "config.toml";
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Config {
+    #[serde(default)]
+    default_remote: Option<String>,
+    #[serde(default)]
+    remote: BTreeMap<String, RemoteConfig>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RemoteConfig {
+    url: String,
+}
+
+fn config_error(message: impl std::fmt::Display) -> DataError {
+    DataError::Pointer {
+        path: format!(".pipeline/{CONFIG}"),
+        message: message.to_string(),
+    }
+}
+
+fn load(ws: &Workspace) -> Result<Config, DataError> {
+    match std::fs::read_to_string(ws.state_dir().join(CONFIG)) {
+        Ok(text) => toml::from_str(&text).map_err(config_error),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(config_error(e)),
+    }
+}
+
+fn save(ws: &Workspace, config: &Config) -> Result<(), DataError> {
+    let text = toml::to_string(config).map_err(config_error)?;
+    atomic::write(&ws.state_dir().join(CONFIG), text.as_bytes()).map_err(config_error)
+}
+
+/// Records remote `name` at `url`; the first remote becomes the default.
+pub fn add(ws: &Workspace, name: &str, url: &str, make_default: bool) -> Result<(), DataError> {
+    directory(ws, url)?;
+    let mut config = load(ws)?;
+    config.remote.insert(
+        name.to_string(),
+        RemoteConfig {
+            url: url.to_string(),
+        },
+    );
+    if make_default || config.default_remote.is_none() {
+        config.default_remote = Some(name.to_string());
+    }
+    save(ws, &config)
+}
+
+/// Forgets remote `name`.
+pub fn remove(ws: &Workspace, name: &str) -> Result<(), DataError> {
+    let mut config = load(ws)?;
+    if config.remote.remove(name).is_none() {
+        return Err(config_error(format!("no remote named `{name}`")));
+    }
+    if config.default_remote.as_deref() == Some(name) {
+        config.default_remote = config.remote.keys().next().cloned();
+    }
+    save(ws, &config)
+}
+
+/// Every remote: (name, url, is default).
+pub fn list(ws: &Workspace) -> Result<Vec<(String, String, bool)>, DataError> {
+    let config = load(ws)?;
+    Ok(config
+        .remote
+        .iter()
+        .map(|(name, r)| {
+            (
+                name.clone(),
+                r.url.clone(),
+                config.default_remote.as_deref() == Some(name),
+            )
+        })
+        .collect())
+}
+
+/// The directory a remote URL names. Object-storage URLs are refused with a clear message.
+fn directory(ws: &Workspace, url: &str) -> Result<PathBuf, DataError> {
+    if let Some((scheme, _)) = url.split_once("://") {
+        if scheme != "file" {
+            return Err(config_error(format!(
+                "remote `{url}`: {scheme}:// remotes are not available in this build; use a directory (a local path, a mounted share or file://)"
+            )));
+        }
+    }
+    let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        ws.root().join(path)
+    })
+}
+
+/// The directory of remote `name`, or of the default remote.
+fn resolve(ws: &Workspace, name: Option<&str>) -> Result<(String, PathBuf), DataError> {
+    let config = load(ws)?;
+    let name = match name {
+        Some(name) => name.to_string(),
+        None => config
+            .default_remote
+            .clone()
+            .ok_or_else(|| config_error("no remote configured: `remote add NAME DIR` first"))?,
+    };
+    let remote = config
+        .remote
+        .get(&name)
+        .ok_or_else(|| config_error(format!("no remote named `{name}`")))?;
+    Ok((name, directory(ws, &remote.url)?))
+}
+
+/// How much a transfer moved.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Transfer {
+    /// Objects copied.
+    pub objects: usize,
+    /// Objects already there.
+    pub present: usize,
+    /// Run records copied.
+    pub runs: usize,
+    /// The remote's name.
+    pub remote: String,
+}
+
+/// Hashes of every object `entries` need (directories: manifest and files, read from `store`).
+fn objects_of(store: &ObjectStore, entries: &[PathEntry]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for entry in entries {
+        out.insert(entry.hash.clone());
+        if entry.dir {
+            if let Ok(manifest) = store.read_manifest(&entry.hash) {
+                out.extend(manifest.into_iter().map(|f| f.hash));
+            }
+        }
+    }
+    out
+}
+
+/// Copies objects from one store to another, verifying each.
+fn copy_objects(
+    from: &ObjectStore,
+    to: &ObjectStore,
+    hashes: &BTreeSet<String>,
+    t: &mut Transfer,
+) -> Result<(), DataError> {
+    for hash in hashes {
+        if to.object_path(hash).is_file() {
+            t.present += 1;
+            continue;
+        }
+        let source = from.object_path(hash);
+        if !source.is_file() {
+            continue;
+        }
+        let (actual, _) = to.store_file(&source)?;
+        if &actual != hash {
+            let _ = std::fs::remove_file(to.object_path(&actual));
+            return Err(DataError::Pointer {
+                path: source.display().to_string(),
+                message: format!("corrupt object: content hashes to {actual}"),
+            });
+        }
+        t.objects += 1;
+    }
+    Ok(())
+}
+
+/// Copies run records missing on the other side.
+fn copy_runs(
+    from: &RunCache,
+    to: &RunCache,
+    t: &mut Transfer,
+) -> Result<Vec<PathEntry>, DataError> {
+    let mut outs = Vec::new();
+    let have: BTreeSet<String> = to.all().into_iter().map(|(f, _)| f).collect();
+    for (fingerprint, record) in from.all() {
+        outs.extend(record.outs.iter().cloned());
+        if !have.contains(&fingerprint) {
+            to.put(&fingerprint, &record)
+                .map_err(|source| DataError::Io {
+                    path: to.dir().display().to_string(),
+                    source,
+                })?;
+            t.runs += 1;
+        }
+    }
+    Ok(outs)
+}
+
+/// Sends what the workspace versions and every run record (with its outputs) to a remote.
+pub fn push(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
+    let (name, dir) = resolve(ws, name)?;
+    let local = ObjectStore::new(ws.cache_dir());
+    let remote = ObjectStore::new(dir.join("cache"));
+    let mut t = Transfer {
+        remote: name,
+        ..Transfer::default()
+    };
+    let mut entries = versioned(ws)?;
+    entries.extend(copy_runs(
+        &RunCache::new(ws.runs_dir()),
+        &RunCache::new(dir.join("runs")),
+        &mut t,
+    )?);
+    copy_objects(&local, &remote, &objects_of(&local, &entries), &mut t)?;
+    Ok(t)
+}
+
+/// Brings what the workspace versions, and the remote's run records, into the local cache.
+pub fn fetch(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
+    let (name, dir) = resolve(ws, name)?;
+    let local = ObjectStore::new(ws.cache_dir());
+    let remote = ObjectStore::new(dir.join("cache"));
+    let mut t = Transfer {
+        remote: name,
+        ..Transfer::default()
+    };
+    let mut entries = versioned(ws)?;
+    entries.extend(copy_runs(
+        &RunCache::new(dir.join("runs")),
+        &RunCache::new(ws.runs_dir()),
+        &mut t,
+    )?);
+    // Manifests first, so that directory files can be listed.
+    let manifests: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.dir)
+        .map(|e| e.hash.clone())
+        .collect();
+    copy_objects(&remote, &local, &manifests, &mut t)?;
+    copy_objects(&remote, &local, &objects_of(&local, &entries), &mut t)?;
+    Ok(t)
+}
