@@ -40,21 +40,31 @@ pub fn file(path: &Path) -> io::Result<(Hash, u64)> {
 
 /// Copies `from` into `to` while hashing what passes, so a copy and its check cost one read.
 pub fn copy(mut from: impl Read, mut to: impl Write) -> io::Result<(Hash, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    let mut len = 0u64;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])?;
-        len += n as u64;
+    thread_local! {
+        // One buffer per thread, reused: hashing many small files must not allocate (and zero)
+        // a fresh megabyte each time.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    Ok((hex(&hasher.finalize()), len))
+    BUF.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < BUFFER {
+            buf.resize(BUFFER, 0);
+        }
+        let mut hasher = Sha256::new();
+        let mut len = 0u64;
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            to.write_all(&buf[..n])?;
+            len += n as u64;
+        }
+        Ok((hex(&hasher.finalize()), len))
+    })
 }
 
 #[cfg(test)]

@@ -152,3 +152,24 @@ fn push_then_pull_into_another_workspace() {
     let e = err(&b, &["remote", "add", "s3", "s3://bucket/cache"]);
     assert!(e.contains("s3:// remotes are not available"), "{e}");
 }
+
+#[test]
+fn add_link_shares_the_inode_and_marks_read_only() {
+    use std::os::unix::fs::MetadataExt;
+    let ws = workspace();
+    ws.write("raw/big.bin", vec![7u8; 4096]).unwrap();
+    run(&ws, &["add", "--link", "raw/big.bin"]);
+    let meta = fs::metadata(ws.path().join("raw/big.bin")).unwrap();
+    assert!(meta.permissions().readonly());
+    assert_eq!(
+        meta.nlink(),
+        2,
+        "the workspace file and its cache object are one inode"
+    );
+    fs::remove_file(ws.path().join("raw/big.bin")).unwrap();
+    run(&ws, &["checkout"]);
+    assert_eq!(
+        fs::read(ws.path().join("raw/big.bin")).unwrap(),
+        vec![7u8; 4096]
+    );
+}

@@ -58,6 +58,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     }
 }
 
+/// A stored object's hash and size, and the directory whose fsync makes it durable (none when
+/// the object was already there).
+type Stored = (String, u64, Option<PathBuf>);
+
+/// How a file enters the cache.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Copied (stage outputs: the workspace copy stays writable and independent).
+    Copy,
+    /// Hard-linked and made read-only (added data: no second copy written).
+    Link,
+}
+
 /// The object store of one workspace.
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
@@ -92,6 +105,17 @@ impl ObjectStore {
 
     /// Copies the file at `src` into the cache in one read, returning its hash and size.
     pub fn store_file(&self, src: &Path) -> Result<(String, u64), CacheError> {
+        let (hash, size, parent) = self.store_file_unsynced_dir(src)?;
+        if let Some(parent) = parent {
+            atomic::sync_dir(&parent);
+        }
+        Ok((hash, size))
+    }
+
+    /// [`store_file`](Self::store_file) without the directory fsync that makes the rename
+    /// durable; returns the directory to sync, so a caller storing many files syncs each shard
+    /// directory once.
+    fn store_file_unsynced_dir(&self, src: &Path) -> Result<Stored, CacheError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let input = File::open(src).map_err(io_err(src))?;
         let mut tmp = tempfile::Builder::new()
@@ -100,13 +124,15 @@ impl ObjectStore {
             .map_err(io_err(&self.dir))?;
         let (hash, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
         let object = self.object_path(&hash);
-        if !object.is_file() {
-            tmp.as_file().sync_all().map_err(io_err(&object))?;
-            let parent = atomic::parent_dir(&object).map_err(io_err(&object))?;
-            tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
-            atomic::sync_dir(parent);
+        if object.is_file() {
+            return Ok((hash, size, None));
         }
-        Ok((hash, size))
+        tmp.as_file().sync_all().map_err(io_err(&object))?;
+        let parent = atomic::parent_dir(&object)
+            .map_err(io_err(&object))?
+            .to_path_buf();
+        tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
+        Ok((hash, size, Some(parent)))
     }
 
     /// Stores bytes already in memory.
@@ -122,10 +148,22 @@ impl ObjectStore {
     /// Stores the file or directory at `root/rel` and returns its entry. A directory is stored
     /// file by file, plus its manifest.
     pub fn store_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CacheError> {
+        self.put_path(root, rel, Keep::Copy)
+    }
+
+    /// Like [`store_path`](Self::store_path), but hard-links the files into the cache instead of
+    /// copying them, and marks them read-only so an edit in place cannot change a cached object
+    /// (editors that save by rename are unaffected). Falls back to copying across filesystems.
+    /// For `add`: a 1 GiB data file then costs one hashing pass, not a second gigabyte written.
+    pub fn adopt_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CacheError> {
+        self.put_path(root, rel, Keep::Link)
+    }
+
+    fn put_path(&self, root: &Path, rel: &str, keep: Keep) -> Result<PathEntry, CacheError> {
         let abs = root.join(rel);
         let meta = fs::metadata(&abs).map_err(io_err(&abs))?;
         if !meta.is_dir() {
-            let (hash, size) = self.store_file(&abs)?;
+            let (hash, size) = self.put_file(&abs, keep)?;
             return Ok(PathEntry {
                 path: rel.to_string(),
                 hash,
@@ -138,24 +176,69 @@ impl ObjectStore {
         let manifest = scratch
             .manifest(root, rel)
             .map_err(|e| io_err(&abs)(io::Error::other(e.to_string())))?;
-        let mut size = 0;
-        for file in &manifest {
-            let path = abs.join(&file.path);
-            let (hash, len) = self.store_file(&path)?;
-            if hash != file.hash {
-                return Err(io_err(&path)(io::Error::other(
-                    "changed while being stored",
-                )));
-            }
-            size += len;
+        // Sequential on purpose: storing is fsync-bound, and parallel fsyncs on one filesystem
+        // were slower here (and kept idle workers spinning).
+        let stored = manifest
+            .iter()
+            .map(|file| {
+                let path = abs.join(&file.path);
+                // Content already cached (another file, an earlier add) costs nothing.
+                if self.object_path(&file.hash).is_file() {
+                    return Ok(None);
+                }
+                let (hash, _, parent) = match keep {
+                    Keep::Copy => self.store_file_unsynced_dir(&path)?,
+                    Keep::Link => {
+                        let (hash, size) = self.link_file(&path)?;
+                        (hash, size, None)
+                    }
+                };
+                if hash != file.hash {
+                    return Err(io_err(&path)(io::Error::other(
+                        "changed while being stored",
+                    )));
+                }
+                Ok(parent)
+            })
+            .collect::<Result<Vec<Option<PathBuf>>, CacheError>>()?;
+        let shards: std::collections::BTreeSet<PathBuf> = stored.into_iter().flatten().collect();
+        for shard in shards {
+            atomic::sync_dir(&shard);
         }
         let hash = self.store_bytes(&manifest_bytes(&manifest))?;
         Ok(PathEntry {
             path: rel.to_string(),
             hash,
-            size,
+            size: manifest.iter().map(|f| f.size).sum(),
             dir: true,
         })
+    }
+
+    fn put_file(&self, src: &Path, keep: Keep) -> Result<(String, u64), CacheError> {
+        match keep {
+            Keep::Copy => self.store_file(src),
+            Keep::Link => self.link_file(src),
+        }
+    }
+
+    /// Hashes `src` and hard-links it in as its object.
+    fn link_file(&self, src: &Path) -> Result<(String, u64), CacheError> {
+        let (hash, size) = hash::file(src).map_err(io_err(src))?;
+        let object = self.object_path(&hash);
+        if !object.is_file() {
+            fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+            atomic::parent_dir(&object).map_err(io_err(&object))?;
+            let tmp = self.dir.join(format!("{}{hash}", atomic::TMP_PREFIX));
+            let _ = fs::remove_file(&tmp);
+            if fs::hard_link(src, &tmp).is_err() {
+                return self.store_file(src);
+            }
+            fs::rename(&tmp, &object).map_err(io_err(&object))?;
+        }
+        let mut permissions = fs::metadata(src).map_err(io_err(src))?.permissions();
+        permissions.set_readonly(true);
+        fs::set_permissions(src, permissions).map_err(io_err(src))?;
+        Ok((hash, size))
     }
 
     /// Reads a directory manifest object.

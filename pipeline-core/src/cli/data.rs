@@ -43,13 +43,14 @@ pub fn add(
     start: &Path,
     dag: &Dag,
     paths: &[PathBuf],
+    link: bool,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let _guard = lock(ws, out)?;
     let state = StateCache::load(&ws.state_dir());
     for path in paths {
         let rel = data::workspace_relative(ws, start, path)?;
-        let entry = data::add(ws, dag, &state, &rel)?;
+        let entry = data::add(ws, dag, &state, &rel, link)?;
         out.line(format!(
             "Added {rel} ({} bytes{}); commit {rel}.{} and .gitignore",
             entry.size,

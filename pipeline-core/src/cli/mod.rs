@@ -86,6 +86,10 @@ pub enum Command {
         /// Files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Hard-link into the cache and mark read-only instead of copying (no second copy
+        /// written; an in-place edit as root would alter the cached object).
+        #[arg(long)]
+        link: bool,
     },
     /// Put versioned data and stage outputs back as pointer files and the lock file say.
     Checkout {
@@ -216,7 +220,7 @@ impl App {
             Command::Runs(command) => runs::runs(&dag, &tracking, command, out),
             Command::Models(command) => models::run(&tracking, command, out),
             Command::Ui(args) => ui::run(&ws, dag, &tracking, args, out),
-            Command::Add { paths } => data::add(&ws, &start, &dag, &paths, out),
+            Command::Add { paths, link } => data::add(&ws, &start, &dag, &paths, link, out),
             Command::Checkout { paths } => data::checkout(&ws, &start, &paths, out),
             Command::Gc { workspace } => data::collect(&ws, workspace, out),
             Command::Remote(command) => data::remotes(&ws, command, out),

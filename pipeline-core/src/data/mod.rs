@@ -95,12 +95,16 @@ pub fn workspace_relative(ws: &Workspace, start: &Path, given: &Path) -> Result<
 }
 
 /// Records `rel` (a file or directory) in the cache and writes its pointer file; adds the data
-/// to the `.gitignore` next to it.
+/// to the `.gitignore` next to it. With `link`, files are hard-linked into the cache and made
+/// read-only instead of copied: no second copy is written, but an in-place edit that ignores the
+/// read-only mark (root can) would change the cached object too (restores then report it
+/// corrupt).
 pub fn add(
     ws: &Workspace,
     dag: &Dag,
     state: &StateCache,
     rel: &str,
+    link: bool,
 ) -> Result<PathEntry, DataError> {
     for stage in dag.stages() {
         if let Some(out) = stage
@@ -115,7 +119,11 @@ pub fn add(
         }
     }
     let store = ObjectStore::new(ws.cache_dir());
-    let entry = store.store_path(ws.root(), rel)?;
+    let entry = if link {
+        store.adopt_path(ws.root(), rel)?
+    } else {
+        store.store_path(ws.root(), rel)?
+    };
     if !entry.dir {
         state.remember(&ws.path(rel), rel, &entry.hash);
     }

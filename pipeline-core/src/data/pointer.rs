@@ -88,7 +88,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
             continue;
         };
         if kind.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+            // A versioned directory holds data, not pointers: its files need no visit.
+            let versioned = dir.join(format!("{name}.{EXTENSION}")).is_file();
+            if !versioned && !name.starts_with('.') && name != "target" && name != "node_modules" {
                 walk(root, &path, out);
             }
         } else if let Some(data) = name.strip_suffix(&format!(".{EXTENSION}")) {

@@ -30,6 +30,12 @@ fn main() -> anyhow::Result<()> {
     if want("tracking") {
         tracking(&bins.fixture)?;
     }
+    if want("data-big") {
+        data_big(&bins.fixture)?;
+    }
+    if want("data-small") {
+        data_small(&bins.fixture)?;
+    }
     Ok(())
 }
 
@@ -360,4 +366,92 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
         ms(median(samples)),
     );
     Ok(())
+}
+
+/// `add` of one 1 GiB file (copied, then hard-linked), and `status` after.
+fn data_big(fixture: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let ws = tempfile::tempdir()?;
+    std::fs::write(ws.path().join("params.toml"), pipeline_tests::PARAMS)?;
+    std::fs::create_dir_all(ws.path().join("inputs"))?;
+    std::fs::write(ws.path().join("inputs/extra.txt"), "ok\n")?;
+    let big = ws.path().join("big.bin");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&big)?);
+    let block: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    for i in 0..1024u32 {
+        file.write_all(&i.to_le_bytes())?;
+        file.write_all(&block[4..])?;
+    }
+    file.flush()?;
+    drop(file);
+    let took = time_process(fixture, ws.path(), &["add", "big.bin"], &[])?;
+    report("add a 1 GiB file (process; copy, fsync)", ms(took));
+    let linked = ws.path().join("big-linked.bin");
+    std::fs::copy(&big, &linked)?;
+    let took = time_process(
+        fixture,
+        ws.path(),
+        &["add", "--link", "big-linked.bin"],
+        &[],
+    )?;
+    report("add --link a 1 GiB file (process)", ms(took));
+    std::thread::sleep(Duration::from_millis(200));
+    time_process(fixture, ws.path(), &["status"], &[])?;
+    let samples = (0..10)
+        .map(|_| time_process(fixture, ws.path(), &["status"], &[]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report("  status after (process)", ms(median(samples)));
+    Ok(())
+}
+
+/// `add` of a directory of 10,000 small files, and `status` after.
+fn data_small(fixture: &Path) -> anyhow::Result<()> {
+    let ws = tempfile::tempdir()?;
+    std::fs::write(ws.path().join("params.toml"), pipeline_tests::PARAMS)?;
+    std::fs::create_dir_all(ws.path().join("inputs"))?;
+    std::fs::write(ws.path().join("inputs/extra.txt"), "ok\n")?;
+    for i in 0..10_000 {
+        let dir = ws.path().join(format!("many/{:02}", i % 100));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{i}.txt")), format!("file {i}\n"))?;
+    }
+    let start = Instant::now();
+    let cpu_before = cpu_time_of_children();
+    time_process(fixture, ws.path(), &["add", "many"], &[])?;
+    let took = start.elapsed();
+    let cpu = cpu_time_of_children() - cpu_before;
+    report(
+        "add 10,000 small files (process)",
+        format!("{} ({:.2} s CPU)", ms(took), cpu),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    time_process(fixture, ws.path(), &["status"], &[])?;
+    let samples = (0..10)
+        .map(|_| time_process(fixture, ws.path(), &["status"], &[]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report("  status after (process)", ms(median(samples)));
+    Ok(())
+}
+
+/// User + system seconds of the children this process waited for.
+fn cpu_time_of_children() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // After the command name: field 14 and 15 of the full line are cutime and cstime (ticks).
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(13) + ticks(14)) / 100.0
 }
