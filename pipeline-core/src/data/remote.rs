@@ -204,47 +204,70 @@ fn copy_runs(
     Ok(outs)
 }
 
+/// The two ends of a transfer: (local store, local runs), (remote store, remote runs).
+struct Ends {
+    local: (ObjectStore, RunCache),
+    remote: (ObjectStore, RunCache),
+    transfer: Transfer,
+}
+
+fn ends(ws: &Workspace, name: Option<&str>) -> Result<Ends, DataError> {
+    let (name, dir) = resolve(ws, name)?;
+    Ok(Ends {
+        local: (
+            ObjectStore::new(ws.cache_dir()),
+            RunCache::new(ws.runs_dir()),
+        ),
+        remote: (
+            ObjectStore::new(dir.join("cache")),
+            RunCache::new(dir.join("runs")),
+        ),
+        transfer: Transfer {
+            remote: name,
+            ..Transfer::default()
+        },
+    })
+}
+
 /// Sends what the workspace versions and every run record (with its outputs) to a remote.
 pub fn push(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
-    let (name, dir) = resolve(ws, name)?;
-    let local = ObjectStore::new(ws.cache_dir());
-    let remote = ObjectStore::new(dir.join("cache"));
-    let mut t = Transfer {
-        remote: name,
-        ..Transfer::default()
-    };
+    let Ends {
+        local,
+        remote,
+        mut transfer,
+    } = ends(ws, name)?;
     let mut entries = versioned(ws)?;
-    entries.extend(copy_runs(
-        &RunCache::new(ws.runs_dir()),
-        &RunCache::new(dir.join("runs")),
-        &mut t,
-    )?);
-    copy_objects(&local, &remote, &objects_of(&local, &entries), &mut t)?;
-    Ok(t)
+    entries.extend(copy_runs(&local.1, &remote.1, &mut transfer)?);
+    copy_objects(
+        &local.0,
+        &remote.0,
+        &objects_of(&local.0, &entries),
+        &mut transfer,
+    )?;
+    Ok(transfer)
 }
 
 /// Brings what the workspace versions, and the remote's run records, into the local cache.
 pub fn fetch(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
-    let (name, dir) = resolve(ws, name)?;
-    let local = ObjectStore::new(ws.cache_dir());
-    let remote = ObjectStore::new(dir.join("cache"));
-    let mut t = Transfer {
-        remote: name,
-        ..Transfer::default()
-    };
+    let Ends {
+        local,
+        remote,
+        mut transfer,
+    } = ends(ws, name)?;
     let mut entries = versioned(ws)?;
-    entries.extend(copy_runs(
-        &RunCache::new(dir.join("runs")),
-        &RunCache::new(ws.runs_dir()),
-        &mut t,
-    )?);
+    entries.extend(copy_runs(&remote.1, &local.1, &mut transfer)?);
     // Manifests first, so that directory files can be listed.
     let manifests: BTreeSet<String> = entries
         .iter()
         .filter(|e| e.dir)
         .map(|e| e.hash.clone())
         .collect();
-    copy_objects(&remote, &local, &manifests, &mut t)?;
-    copy_objects(&remote, &local, &objects_of(&local, &entries), &mut t)?;
-    Ok(t)
+    copy_objects(&remote.0, &local.0, &manifests, &mut transfer)?;
+    copy_objects(
+        &remote.0,
+        &local.0,
+        &objects_of(&local.0, &entries),
+        &mut transfer,
+    )?;
+    Ok(transfer)
 }

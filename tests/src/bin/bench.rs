@@ -69,6 +69,17 @@ fn build_binaries() -> anyhow::Result<Bins> {
     })
 }
 
+/// The median of `n` runs of `sample`.
+fn median_of(
+    n: usize,
+    mut sample: impl FnMut() -> anyhow::Result<Duration>,
+) -> anyhow::Result<Duration> {
+    let samples = (0..n)
+        .map(|_| sample())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(median(samples))
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -186,28 +197,18 @@ fn thousand_stages() -> anyhow::Result<()> {
     );
     std::thread::sleep(Duration::from_millis(200));
     run_args(generated(1000), ["-C", root.as_str(), "status"], &quiet())?;
-    let samples = (0..10)
-        .map(|_| {
-            let start = Instant::now();
-            run_args(generated(1000), ["-C", root.as_str(), "status"], &quiet())
-                .map(|_| start.elapsed())
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    report(
-        "1,000 stages: plan + status (in process)",
-        ms(median(samples)),
-    );
-    let samples = (0..10)
-        .map(|_| {
-            let start = Instant::now();
-            run_args(generated(1000), ["-C", root.as_str(), "repro"], &quiet())
-                .map(|_| start.elapsed())
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    report(
-        "1,000 stages: no-op repro (in process)",
-        ms(median(samples)),
-    );
+    let took = median_of(10, || {
+        let start = Instant::now();
+        run_args(generated(1000), ["-C", root.as_str(), "status"], &quiet())?;
+        Ok(start.elapsed())
+    })?;
+    report("1,000 stages: plan + status (in process)", ms(took));
+    let took = median_of(10, || {
+        let start = Instant::now();
+        run_args(generated(1000), ["-C", root.as_str(), "repro"], &quiet())?;
+        Ok(start.elapsed())
+    })?;
+    report("1,000 stages: no-op repro (in process)", ms(took));
     Ok(())
 }
 
@@ -399,10 +400,8 @@ fn data_big(fixture: &Path) -> anyhow::Result<()> {
     report("add --link a 1 GiB file (process)", ms(took));
     std::thread::sleep(Duration::from_millis(200));
     time_process(fixture, ws.path(), &["status"], &[])?;
-    let samples = (0..10)
-        .map(|_| time_process(fixture, ws.path(), &["status"], &[]))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    report("  status after (process)", ms(median(samples)));
+    let took = median_of(10, || time_process(fixture, ws.path(), &["status"], &[]))?;
+    report("  status after (process)", ms(took));
     Ok(())
 }
 
@@ -428,10 +427,8 @@ fn data_small(fixture: &Path) -> anyhow::Result<()> {
     );
     std::thread::sleep(Duration::from_millis(200));
     time_process(fixture, ws.path(), &["status"], &[])?;
-    let samples = (0..10)
-        .map(|_| time_process(fixture, ws.path(), &["status"], &[]))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    report("  status after (process)", ms(median(samples)));
+    let took = median_of(10, || time_process(fixture, ws.path(), &["status"], &[]))?;
+    report("  status after (process)", ms(took));
     Ok(())
 }
 
