@@ -205,10 +205,3 @@ pub fn new_id(seed: &str) -> String {
     let text = format!("{seed}|{nanos}|{}|{n}", std::process::id());
     format!("exp-{}", &crate::hash::bytes(text.as_bytes())[..7])
 }
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

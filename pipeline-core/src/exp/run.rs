@@ -3,13 +3,14 @@
 //! run cache instead of running; whatever runs is stored in the object cache. The scratch
 //! workspace is deleted afterwards; the record keeps everything needed to apply the experiment.
 
-use super::{new_id, now_ms, ExpRecord, RECORD_ARTIFACT};
+use super::{new_id, ExpRecord, RECORD_ARTIFACT};
 use crate::atomic::TMP_PREFIX;
 use crate::dag::Dag;
 use crate::exec::{Engine, Event, Failure, Options};
 use crate::metrics;
 use crate::params::{self, ParamValues};
 use crate::pipeline::{DepDef, OutKind};
+use crate::tracking::model::now_ms;
 use crate::tracking::recorder::{Recorder, Target};
 use crate::workspace::Workspace;
 use anyhow::Context as _;
