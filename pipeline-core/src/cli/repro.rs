@@ -82,15 +82,19 @@ pub fn run(
         engine.prune_lock();
     }
     engine.finish()?;
-    let ok = reports.iter().all(|r| r.result.is_ok());
-    let snapshot = crate::compare::workspace(ws, dag).unwrap_or_default();
-    let metrics = snapshot.metrics.into_values().flatten().collect();
-    let flat = crate::exp::flat_params(params.sections());
-    if let Some(run_id) = recorder.finish(ok, &flat, &metrics, &[])? {
-        out.line(format!(
-            "Recorded as run {run_id} in experiment `{}`",
-            dag.name()
-        ));
+    // Only a run that started (some stage ran or was restored) has anything to record; a no-op
+    // `repro` skips reading the metrics files again.
+    if recorder.parent_run_id().is_some() {
+        let ok = reports.iter().all(|r| r.result.is_ok());
+        let snapshot = crate::compare::workspace(ws, dag).unwrap_or_default();
+        let metrics = snapshot.metrics.into_values().flatten().collect();
+        let flat = crate::exp::flat_params(params.sections());
+        if let Some(run_id) = recorder.finish(ok, &flat, &metrics, &[])? {
+            out.line(format!(
+                "Recorded as run {run_id} in experiment `{}`",
+                dag.name()
+            ));
+        }
     }
     let failed: Vec<String> = reports
         .iter()
