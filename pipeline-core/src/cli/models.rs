@@ -128,15 +128,7 @@ fn show(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let model = store.get_registered_model(name)?;
-    let latest = model
-        .latest_versions
-        .iter()
-        .map(|v| v.version)
-        .max()
-        .unwrap_or(0);
-    let versions = (1..=latest)
-        .filter_map(|v| store.get_model_version(name, v).ok())
-        .collect::<Vec<_>>();
+    let versions = store.model_versions(&model)?;
     if json {
         out.line(serde_json::to_string_pretty(&serde_json::json!({
             "name": model.name, "aliases": model.aliases, "versions": versions,

@@ -111,10 +111,6 @@ pub fn runs(
     }
 }
 
-fn is_child(run: &Run) -> bool {
-    run.tags.iter().any(|t| t.key == TAG_PARENT_RUN_ID)
-}
-
 fn list(
     dag: &Dag,
     store: &dyn TrackingStore,
@@ -137,7 +133,7 @@ fn list(
     let mut runs =
         store.search_runs(&[experiment.experiment_id], filter, &args.order_by, 50_000)?;
     if !args.all {
-        runs.retain(|r| !is_child(r));
+        runs.retain(|r| !r.is_child());
     }
     runs.truncate(args.max);
     if args.json {
@@ -212,22 +208,6 @@ fn find(dag: &Dag, store: &dyn TrackingStore, id: &str) -> anyhow::Result<Run> {
     }
 }
 
-fn artifacts(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    dir: Option<&str>,
-    out: &mut Vec<(String, Option<u64>)>,
-) -> anyhow::Result<()> {
-    for file in store.list_artifacts(run_id, dir)? {
-        if file.is_dir {
-            artifacts(store, run_id, Some(&file.path), out)?;
-        } else {
-            out.push((file.path, file.file_size));
-        }
-    }
-    Ok(())
-}
-
 fn show(
     dag: &Dag,
     store: &dyn TrackingStore,
@@ -236,8 +216,11 @@ fn show(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let run = find(dag, store, id)?;
-    let mut files = Vec::new();
-    artifacts(store, &run.info.run_id, None, &mut files)?;
+    let files: Vec<(String, Option<u64>)> = store
+        .list_artifact_files(&run.info.run_id)?
+        .into_iter()
+        .map(|f| (f.path, f.file_size))
+        .collect();
     let children: Vec<Run> = store
         .search_runs(
             std::slice::from_ref(&run.info.experiment_id),

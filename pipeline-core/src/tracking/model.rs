@@ -293,6 +293,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// Whether this run belongs to another one (a pipeline stage's run under its pipeline run).
+    pub fn is_child(&self) -> bool {
+        self.tags.iter().any(|t| t.key == TAG_PARENT_RUN_ID)
+    }
+
     /// Value of a param, if logged.
     pub fn param(&self, key: &str) -> Option<&str> {
         self.params

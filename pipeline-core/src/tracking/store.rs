@@ -153,6 +153,36 @@ pub trait TrackingStore: Send + Sync {
         self.log_batch(run_id, &[], &[], &[Tag::new(key, value)])
     }
 
+    /// Every file of a run's artifact tree, directories walked, paths relative to the root.
+    fn list_artifact_files(&self, run_id: &str) -> Result<Vec<FileInfo>> {
+        let mut files = Vec::new();
+        let mut dirs: Vec<Option<String>> = vec![None];
+        while let Some(dir) = dirs.pop() {
+            for file in self.list_artifacts(run_id, dir.as_deref())? {
+                if file.is_dir {
+                    dirs.push(Some(file.path));
+                } else {
+                    files.push(file);
+                }
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Every version of a registered model, oldest first.
+    fn model_versions(&self, model: &RegisteredModel) -> Result<Vec<ModelVersion>> {
+        let latest = model
+            .latest_versions
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0);
+        (1..=latest)
+            .map(|v| self.get_model_version(&model.name, v))
+            .collect()
+    }
+
     /// Resolves a `models:/` URI to the model version it names.
     fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {
         match TrackingUri::parse(uri)? {

@@ -6,7 +6,7 @@ use super::UiState;
 use crate::cli::table::format_time;
 use crate::metrics::format_value;
 use crate::tracking::model::TAG_PARENT_RUN_ID;
-use crate::tracking::{Run, TrackingStore};
+use crate::tracking::Run;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -23,10 +23,6 @@ fn not_found(e: impl std::fmt::Display) -> Response {
     error(StatusCode::NOT_FOUND, &e.to_string())
 }
 
-fn is_child(run: &Run) -> bool {
-    run.tags.iter().any(|t| t.key == TAG_PARENT_RUN_ID)
-}
-
 fn status(run: &Run) -> String {
     let s = run.info.status.as_str();
     format!("<span class=\"status-{s}\">{s}</span>")
@@ -40,7 +36,7 @@ pub async fn experiments(State(state): State<Arc<UiState>>) -> Page {
         let runs = store
             .search_runs(std::slice::from_ref(&e.experiment_id), "", &[], 50_000)
             .map_err(fail)?;
-        let top = runs.iter().filter(|r| !is_child(r)).count();
+        let top = runs.iter().filter(|r| !r.is_child()).count();
         rows.push(vec![
             format!(
                 "<a href=\"/experiments/{}\">{}</a>",
@@ -113,7 +109,7 @@ pub async fn runs(
             return Ok(page(&experiment.name, &body));
         }
     };
-    let runs: Vec<Run> = found.into_iter().filter(|r| all || !is_child(r)).collect();
+    let runs: Vec<Run> = found.into_iter().filter(|r| all || !r.is_child()).collect();
     let total = runs.len();
     let page_no = query.page.unwrap_or(0);
     let shown: Vec<&Run> = runs
@@ -212,21 +208,6 @@ pub async fn runs(
     Ok(page(&format!("Experiment {}", experiment.name), &body))
 }
 
-fn artifacts(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    dir: Option<&str>,
-    out: &mut Vec<(String, u64)>,
-) {
-    for file in store.list_artifacts(run_id, dir).unwrap_or_default() {
-        if file.is_dir {
-            artifacts(store, run_id, Some(&file.path), out);
-        } else {
-            out.push((file.path, file.file_size.unwrap_or(0)));
-        }
-    }
-}
-
 /// `/runs/{id}`: one run.
 pub async fn run(State(state): State<Arc<UiState>>, Path(id): Path<String>) -> Page {
     let store = state.store.as_ref();
@@ -292,8 +273,12 @@ pub async fn run(State(state): State<Arc<UiState>>, Path(id): Path<String>) -> P
         body.push_str(&charts);
         body.push_str("</div>");
     }
-    let mut files = Vec::new();
-    artifacts(store, &info.run_id, None, &mut files);
+    let files: Vec<(String, u64)> = store
+        .list_artifact_files(&info.run_id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.path, f.file_size.unwrap_or(0)))
+        .collect();
     let plots: Vec<&(String, u64)> = files
         .iter()
         .filter(|(p, _)| p.ends_with(".svg") || p.ends_with(".png"))
@@ -506,14 +491,10 @@ pub async fn models(State(state): State<Arc<UiState>>) -> Page {
     }
     let mut body = String::new();
     for model in &models {
-        let latest = model
-            .latest_versions
-            .iter()
-            .map(|v| v.version)
-            .max()
-            .unwrap_or(0);
-        let rows: Vec<Vec<String>> = (1..=latest)
-            .filter_map(|v| store.get_model_version(&model.name, v).ok())
+        let rows: Vec<Vec<String>> = store
+            .model_versions(model)
+            .map_err(fail)?
+            .into_iter()
             .map(|v| {
                 let aliases: Vec<String> = model
                     .aliases
