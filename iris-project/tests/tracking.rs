@@ -2,10 +2,8 @@
 //! server is given in `MLFLOW_TEST_URI`) the same through MLflow's own REST API.
 
 use iris_project::{pipeline::iris, predict::IrisPredictor};
-use pipeline_core::cli::{App, Printer};
+use pipeline_core::cli::App;
 use pipeline_core::testing::TestWorkspace;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 const PARAMS: &str = include_str!("../../params.toml");
 
@@ -15,36 +13,13 @@ fn workspace() -> TestWorkspace {
         .unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Runs a command of the Iris binary (with its predictor) in `ws`.
 fn run(ws: &TestWorkspace, args: &[&str]) -> String {
     try_run(ws, args).unwrap_or_else(|e| panic!("{args:?}: {e:#}"))
 }
 
 fn try_run(ws: &TestWorkspace, args: &[&str]) -> anyhow::Result<String> {
-    let sink = Sink::default();
-    let printer = Printer::new(Box::new(sink.clone()));
-    let root = ws.path().to_string_lossy().into_owned();
-    let argv = ["-C", root.as_str()]
-        .into_iter()
-        .chain(args.iter().copied());
-    App::new(iris::pipeline())
-        .predictor(IrisPredictor)
-        .run_args(argv, &printer)?;
-    let bytes = sink.0.lock().unwrap().clone();
-    Ok(String::from_utf8(bytes)?)
+    ws.run_app(App::new(iris::pipeline()).predictor(IrisPredictor), args)
 }
 
 fn json(text: &str) -> serde_json::Value {

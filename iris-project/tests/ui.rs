@@ -3,7 +3,6 @@
 //! `target/ui-screenshots/`.
 
 use iris_project::pipeline::iris;
-use pipeline_core::cli::{run_args, Printer};
 use pipeline_core::dag::Dag;
 use pipeline_core::testing::TestWorkspace;
 use pipeline_core::tracking::recorder::Target;
@@ -15,25 +14,8 @@ use std::process::Command;
 const PARAMS: &str = include_str!("../../params.toml");
 
 fn cli(ws: &TestWorkspace, args: &[&str]) -> String {
-    let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for W {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let printer = Printer::new(Box::new(W(sink.clone())));
-    let root = ws.path().to_string_lossy().into_owned();
-    let argv = ["-C", root.as_str()]
-        .into_iter()
-        .chain(args.iter().copied());
-    run_args(iris::pipeline(), argv, &printer).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
-    let out = sink.lock().unwrap().clone();
-    String::from_utf8(out).unwrap()
+    ws.run(iris::pipeline(), args)
+        .unwrap_or_else(|e| panic!("{args:?}: {e:#}"))
 }
 
 /// A workspace with a pipeline run, two experiments and a registered model, and the UI over it.

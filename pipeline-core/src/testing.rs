@@ -7,7 +7,7 @@
 //! insta::assert_snapshot!(ws.read("models/metrics.json")?);
 //! ```
 
-use crate::cli::{run_args, Printer};
+use crate::cli::{App, Printer};
 use crate::pipeline::Pipeline;
 use anyhow::{bail, Context as _};
 use std::collections::BTreeMap;
@@ -72,13 +72,18 @@ impl TestWorkspace {
 
     /// Runs any command of the CLI (`["status", "--json"]`) and returns what it printed.
     pub fn run(&self, pipeline: Pipeline, args: &[&str]) -> anyhow::Result<String> {
+        self.run_app(App::new(pipeline), args)
+    }
+
+    /// Like [`run`](Self::run), for an app with a predictor (to test `predict`).
+    pub fn run_app(&self, app: App, args: &[&str]) -> anyhow::Result<String> {
         let captured = Captured::default();
         let printer = Printer::new(Box::new(captured.clone()));
         let root = self.dir.path().to_string_lossy().into_owned();
         let argv = ["-C", root.as_str()]
             .into_iter()
             .chain(args.iter().copied());
-        let code = run_args(pipeline, argv, &printer)?;
+        let code = app.run_args(argv, &printer)?;
         let text = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner()))
             .into_owned();
         if code != ExitCode::SUCCESS {
