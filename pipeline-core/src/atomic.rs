@@ -6,23 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Every temp file or directory the runtime creates starts with this, so that leftovers of a
-/// killed process can be recognised and swept without touching anything of the user's.
-pub const TMP_PREFIX: &str = ".pipeline-tmp-";
-
-/// Removes leftovers of killed processes directly inside `dir`. Only call it while holding the
-/// workspace lock: a running process's temp files look the same.
-pub fn sweep(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-            let path = entry.path();
-            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
-        }
-    }
-}
+use crate::layout::TMP_PREFIX;
 
 /// Writes `bytes` to `path` atomically, creating parent directories.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -2,10 +2,10 @@
 //! `metrics diff`: the workspace, the last `repro` (the lock file), an experiment, or a git
 //! revision (its `params.toml` and `pipeline.lock`, metrics read from the cache by hash).
 
-use crate::cache::ObjectStore;
+use crate::cas::ContentStore;
 use crate::dag::Dag;
 use crate::exp::{flat_params, ExperimentLog};
-use crate::lock::{LockFile, LOCK_FILE};
+use crate::lockfile::{LockFile, LOCK_FILE};
 use crate::metrics::{self, Flat};
 use crate::params::{self, PARAMS_FILE};
 use crate::pipeline::OutKind;
@@ -93,7 +93,7 @@ pub fn from_lock(ws: &Workspace, dag: &Dag, lock: &LockFile) -> Snapshot {
             sections.insert(name.clone(), value.clone());
         }
     }
-    let store = ObjectStore::new(ws.cache_dir());
+    let store = ContentStore::new(ws.layout().objects_dir());
     let wanted = metrics_paths(dag);
     let mut metrics_by_path = BTreeMap::new();
     for stage in lock.stages.values() {

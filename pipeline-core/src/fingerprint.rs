@@ -4,7 +4,7 @@
 
 use crate::entry::PathEntry;
 use crate::hash;
-use crate::lock::StageLock;
+use crate::lockfile::StageLock;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;

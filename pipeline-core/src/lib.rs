@@ -8,7 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
-pub mod cache;
+pub mod cas;
 pub mod cli;
 pub mod compare;
 pub mod context;
@@ -19,11 +19,13 @@ pub mod exec;
 pub mod exp;
 pub mod fingerprint;
 pub mod hash;
-pub mod lock;
+pub mod layout;
+pub mod lockfile;
 pub mod metrics;
 pub mod params;
 pub mod pipeline;
 pub mod predict;
+pub mod run_cache;
 pub mod state;
 pub mod testing;
 pub mod tracking;

@@ -49,10 +49,10 @@ pub struct StateCache {
 }
 
 impl StateCache {
-    /// Loads `.pipeline/state.json`; a missing or unreadable one is an empty cache (it only
-    /// saves work, it never decides anything).
-    pub fn load(state_dir: &Path) -> Self {
-        let file = state_dir.join("state.json");
+    /// Loads the state cache from `file` ([`crate::layout::Layout::state_cache`]); a missing or
+    /// unreadable one is an empty cache (it only saves work, it never decides anything).
+    pub fn load(file: &Path) -> Self {
+        let file = file.to_path_buf();
         let stamps = fs::read(&file)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -242,7 +242,7 @@ mod tests {
         fs::create_dir_all(dir.path().join("d/sub")).unwrap();
         fs::write(dir.path().join("d/a.txt"), "a").unwrap();
         fs::write(dir.path().join("d/sub/b.txt"), "b").unwrap();
-        let state = StateCache::load(&dir.path().join(".pipeline"));
+        let state = StateCache::load(&dir.path().join(".pipeline/state.json"));
         let first = state.hash_path(dir.path(), "d").unwrap();
         assert!(first.dir);
         assert_eq!(first.size, 2);
@@ -266,7 +266,7 @@ mod tests {
                 .unwrap();
         };
         write("aaaa", old);
-        let state = StateCache::load(&dir.path().join(".pipeline"));
+        let state = StateCache::load(&dir.path().join(".pipeline/state.json"));
         let first = state.hash_path(dir.path(), "f.txt").unwrap();
         assert_eq!(first.hash, hash::bytes(b"aaaa"));
         // Same size, same mtime, same inode: the recorded hash is trusted, the file not read.
@@ -277,7 +277,7 @@ mod tests {
         );
         // A saved and reloaded cache behaves the same.
         state.save().unwrap();
-        let reloaded = StateCache::load(&dir.path().join(".pipeline"));
+        let reloaded = StateCache::load(&dir.path().join(".pipeline/state.json"));
         assert_eq!(
             reloaded.hash_path(dir.path(), "f.txt").unwrap().hash,
             first.hash
@@ -294,7 +294,7 @@ mod tests {
     fn recently_modified_files_are_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("new.txt"), "x").unwrap();
-        let state = StateCache::load(&dir.path().join(".pipeline"));
+        let state = StateCache::load(&dir.path().join(".pipeline/state.json"));
         state.hash_path(dir.path(), "new.txt").unwrap();
         assert!(lock(&state.stamps).is_empty(), "within the racy window");
     }

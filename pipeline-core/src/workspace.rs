@@ -1,12 +1,12 @@
-//! The workspace: its root directory, the layout of `.pipeline/`, and the process lock that keeps
-//! two `repro`s from interleaving their writes.
+//! The workspace: its root directory and the process lock that keeps two writers (`repro`,
+//! `exp run`, `add`, `gc`, …) from interleaving their writes. Paths below `.pipeline/` are the
+//! [`Layout`]'s business.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-/// The directory the runtime owns inside a workspace.
-pub const STATE_DIR: &str = ".pipeline";
+use crate::layout::{Layout, STATE_DIR};
 
 /// Why the workspace could not be opened or locked.
 #[derive(Debug, thiserror::Error)]
@@ -39,26 +39,22 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WorkspaceError + '_ {
 /// A workspace rooted at a directory.
 #[derive(Clone, Debug)]
 pub struct Workspace {
-    root: PathBuf,
-    /// Where the object cache and run cache live: the workspace's own `.pipeline/`, or the main
-    /// workspace's for an experiment running in isolation.
-    shared: PathBuf,
+    layout: Layout,
 }
 
 impl Workspace {
     /// The workspace at `root` exactly.
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        let root = root.into();
-        let shared = root.join(STATE_DIR);
-        Workspace { root, shared }
+        Workspace {
+            layout: Layout::new(root.into()),
+        }
     }
 
     /// A scratch workspace at `root` that shares `main`'s caches, so what it produces lands in
     /// (and is restored from) the same object and run caches.
-    pub fn sharing_caches(main: &Workspace, root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn sharing_caches(main: &Workspace, root: impl Into<PathBuf>) -> Self {
         Workspace {
-            root: root.into(),
-            shared: main.shared.clone(),
+            layout: Layout::sharing(&main.layout, root.into()),
         }
     }
 
@@ -67,7 +63,7 @@ impl Workspace {
     pub fn discover(start: &Path) -> Self {
         let found = start.ancestors().find(|dir| {
             dir.join(crate::params::PARAMS_FILE).is_file()
-                || dir.join(crate::lock::LOCK_FILE).is_file()
+                || dir.join(crate::lockfile::LOCK_FILE).is_file()
                 || dir.join(STATE_DIR).is_dir()
         });
         Workspace::at(found.unwrap_or(start))
@@ -75,37 +71,17 @@ impl Workspace {
 
     /// The root directory.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.layout.root()
     }
 
     /// A workspace-relative path made absolute.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.root.join(rel)
+        self.root().join(rel)
     }
 
-    /// `.pipeline/`.
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join(STATE_DIR)
-    }
-
-    /// `.pipeline/cache/`: content-addressed objects.
-    pub fn cache_dir(&self) -> PathBuf {
-        self.shared.join("cache")
-    }
-
-    /// `.pipeline/runs/`: the run cache, fingerprint → outputs.
-    pub fn runs_dir(&self) -> PathBuf {
-        self.shared.join("runs")
-    }
-
-    /// `.pipeline/exps/`: experiment records and their scratch workspaces.
-    pub fn exps_dir(&self) -> PathBuf {
-        self.shared.join("exps")
-    }
-
-    /// `.pipeline/tmp/`: staging areas of running stages.
-    pub fn tmp_dir(&self) -> PathBuf {
-        self.state_dir().join("tmp")
+    /// Where things live below `.pipeline/`.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// Takes the workspace lock, waiting for its holder when `wait`, after calling `on_wait`
@@ -115,9 +91,9 @@ impl Workspace {
         wait: bool,
         on_wait: impl FnOnce(&str),
     ) -> Result<WorkspaceLock, WorkspaceError> {
-        let dir = self.state_dir();
+        let dir = self.layout.state_dir();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let path = dir.join("lock");
+        let path = self.layout.process_lock();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

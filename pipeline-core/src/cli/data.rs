@@ -47,7 +47,7 @@ pub fn add(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let _guard = lock(ws, out)?;
-    let state = StateCache::load(&ws.state_dir());
+    let state = StateCache::load(&ws.layout().state_cache());
     for path in paths {
         let rel = data::workspace_relative(ws, start, path)?;
         let entry = data::add(ws, dag, &state, &rel, link)?;
@@ -70,7 +70,7 @@ pub fn checkout(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let _guard = lock(ws, out)?;
-    let state = StateCache::load(&ws.state_dir());
+    let state = StateCache::load(&ws.layout().state_cache());
     let wanted: Vec<String> = paths
         .iter()
         .map(|p| data::workspace_relative(ws, start, p))

@@ -37,7 +37,7 @@ fn data_status(ws: &Workspace) -> anyhow::Result<Vec<DataStatus>> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let state = crate::state::StateCache::load(&ws.state_dir());
+    let state = crate::state::StateCache::load(&ws.layout().state_cache());
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
         let pointer = crate::data::pointer::Pointer::load(ws.root(), &path)?;

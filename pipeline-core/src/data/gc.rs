@@ -3,13 +3,12 @@
 //! unless `--workspace`), and every tracking artifact (they share the cache).
 
 use super::{versioned, DataError};
-use crate::cache::runs::RunCache;
-use crate::cache::ObjectStore;
+use crate::run_cache::RunCache;
+use crate::cas::ContentStore;
 use crate::entry::PathEntry;
 use crate::tracking::SqliteStore;
 use crate::workspace::Workspace;
 use std::collections::HashSet;
-use std::path::Path;
 
 /// What `gc` removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -23,7 +22,7 @@ pub struct Collected {
 }
 
 /// Adds `entry`'s objects (a directory's manifest and files) to `keep`.
-fn keep_entry(store: &ObjectStore, entry: &PathEntry, keep: &mut HashSet<String>) {
+fn keep_entry(store: &ContentStore, entry: &PathEntry, keep: &mut HashSet<String>) {
     keep.insert(entry.hash.clone());
     if entry.dir {
         if let Ok(manifest) = store.read_manifest(&entry.hash) {
@@ -34,13 +33,13 @@ fn keep_entry(store: &ObjectStore, entry: &PathEntry, keep: &mut HashSet<String>
 
 /// Collects garbage; with `workspace_only`, run-cache records not in use by the lock file go too.
 pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataError> {
-    let store = ObjectStore::new(ws.cache_dir());
+    let store = ContentStore::new(ws.layout().objects_dir());
     let mut keep: HashSet<String> = HashSet::new();
     for entry in versioned(ws)? {
         keep_entry(&store, &entry, &mut keep);
     }
-    let lock = crate::lock::LockFile::load(ws.root()).map_err(|e| DataError::Pointer {
-        path: crate::lock::LOCK_FILE.to_string(),
+    let lock = crate::lockfile::LockFile::load(ws.root()).map_err(|e| DataError::Pointer {
+        path: crate::lockfile::LOCK_FILE.to_string(),
         message: e.to_string(),
     })?;
     let in_use: HashSet<&str> = lock
@@ -48,7 +47,7 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
         .values()
         .map(|s| s.fingerprint.as_str())
         .collect();
-    let runs = RunCache::new(ws.runs_dir());
+    let runs = RunCache::new(ws.layout().run_cache_dir());
     let mut collected = Collected::default();
     for (fingerprint, record) in runs.all() {
         if workspace_only && !in_use.contains(fingerprint.as_str()) {
@@ -60,9 +59,9 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
             keep_entry(&store, entry, &mut keep);
         }
     }
-    let db = ws.state_dir().join("tracking.db");
+    let db = ws.layout().state_dir().join("tracking.db");
     if db.is_file() {
-        let tracking = SqliteStore::open(&db, &ws.cache_dir()).map_err(|e| DataError::Pointer {
+        let tracking = SqliteStore::open(&db, &ws.layout().objects_dir()).map_err(|e| DataError::Pointer {
             path: db.display().to_string(),
             message: e.to_string(),
         })?;
@@ -71,36 +70,22 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
             message: e.to_string(),
         })?);
     }
-    sweep(&ws.cache_dir(), &keep, &mut collected)?;
+    sweep(&store, &keep, &mut collected)?;
     Ok(collected)
 }
 
-fn sweep(dir: &Path, keep: &HashSet<String>, collected: &mut Collected) -> Result<(), DataError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| DataError::Io { path, source }
-    };
-    let Ok(shards) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for shard in shards.flatten() {
-        let head = shard.file_name().to_string_lossy().into_owned();
-        if head.len() != 2 || !shard.path().is_dir() {
+fn sweep(
+    store: &ContentStore,
+    keep: &HashSet<String>,
+    collected: &mut Collected,
+) -> Result<(), DataError> {
+    for (hash, size) in store.list()? {
+        if keep.contains(&hash) {
             continue;
         }
-        for object in std::fs::read_dir(shard.path())
-            .map_err(io(&shard.path()))?
-            .flatten()
-        {
-            let hash = format!("{head}{}", object.file_name().to_string_lossy());
-            if keep.contains(&hash) {
-                continue;
-            }
-            let size = object.metadata().map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(object.path()).map_err(io(&object.path()))?;
-            collected.objects += 1;
-            collected.bytes += size;
-        }
+        store.delete(&hash)?;
+        collected.objects += 1;
+        collected.bytes += size;
     }
     Ok(())
 }

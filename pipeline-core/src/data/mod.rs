@@ -7,10 +7,10 @@ pub mod gc;
 pub mod pointer;
 pub mod remote;
 
-use crate::cache::{CacheError, ObjectStore};
+use crate::cas::{CasError, ContentStore};
 use crate::dag::Dag;
 use crate::entry::PathEntry;
-use crate::lock::LockFile;
+use crate::lockfile::LockFile;
 use crate::state::{HashError, StateCache};
 use crate::workspace::Workspace;
 use pointer::Pointer;
@@ -35,7 +35,7 @@ pub enum DataError {
     Hash(#[from] HashError),
     /// The cache failed.
     #[error(transparent)]
-    Cache(#[from] CacheError),
+    Cache(#[from] CasError),
     /// A pointer file is unreadable.
     #[error("{path}: {message}")]
     Pointer {
@@ -88,7 +88,7 @@ pub fn workspace_relative(ws: &Workspace, start: &Path, given: &Path) -> Result<
         .or_else(|_| normalized.strip_prefix(ws.root()))
         .map_err(|_| bad())?;
     let rel = rel.to_string_lossy().replace('\\', "/");
-    if rel.is_empty() || rel.starts_with(crate::workspace::STATE_DIR) {
+    if rel.is_empty() || rel.starts_with(crate::layout::STATE_DIR) {
         return Err(bad());
     }
     Ok(rel)
@@ -118,7 +118,7 @@ pub fn add(
             });
         }
     }
-    let store = ObjectStore::new(ws.cache_dir());
+    let store = ContentStore::new(ws.layout().objects_dir());
     let entry = if link {
         store.adopt_path(ws.root(), rel)?
     } else {
@@ -152,7 +152,7 @@ pub fn checkout_entry(
         Ok(_) | Err(HashError::Missing(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    ObjectStore::new(ws.cache_dir()).restore(ws.root(), entry, state)?;
+    ContentStore::new(ws.layout().objects_dir()).restore(ws.root(), entry, state)?;
     Ok(Checkout::Restored)
 }
 
@@ -163,7 +163,7 @@ pub fn versioned(ws: &Workspace) -> Result<Vec<PathEntry>, DataError> {
         .map(|rel| Pointer::load(ws.root(), &rel).map(|p| p.entry(&rel)))
         .collect::<Result<_, _>>()?;
     let lock = LockFile::load(ws.root()).map_err(|e| DataError::Pointer {
-        path: crate::lock::LOCK_FILE.to_string(),
+        path: crate::lockfile::LOCK_FILE.to_string(),
         message: e.to_string(),
     })?;
     for stage in lock.stages.values() {

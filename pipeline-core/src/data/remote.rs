@@ -5,8 +5,8 @@
 
 use super::{versioned, DataError};
 use crate::atomic;
-use crate::cache::runs::RunCache;
-use crate::cache::ObjectStore;
+use crate::run_cache::RunCache;
+use crate::cas::ContentStore;
 use crate::entry::PathEntry;
 use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +36,7 @@ fn config_error(message: impl std::fmt::Display) -> DataError {
 }
 
 fn load(ws: &Workspace) -> Result<Config, DataError> {
-    match std::fs::read_to_string(ws.state_dir().join(CONFIG)) {
+    match std::fs::read_to_string(ws.layout().state_dir().join(CONFIG)) {
         Ok(text) => toml::from_str(&text).map_err(config_error),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(config_error(e)),
@@ -45,7 +45,7 @@ fn load(ws: &Workspace) -> Result<Config, DataError> {
 
 fn save(ws: &Workspace, config: &Config) -> Result<(), DataError> {
     let text = toml::to_string(config).map_err(config_error)?;
-    atomic::write(&ws.state_dir().join(CONFIG), text.as_bytes()).map_err(config_error)
+    atomic::write(&ws.layout().state_dir().join(CONFIG), text.as_bytes()).map_err(config_error)
 }
 
 /// Records remote `name` at `url`; the first remote becomes the default.
@@ -140,7 +140,7 @@ pub struct Transfer {
 }
 
 /// Hashes of every object `entries` need (directories: manifest and files, read from `store`).
-fn objects_of(store: &ObjectStore, entries: &[PathEntry]) -> BTreeSet<String> {
+fn objects_of(store: &ContentStore, entries: &[PathEntry]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for entry in entries {
         out.insert(entry.hash.clone());
@@ -155,8 +155,8 @@ fn objects_of(store: &ObjectStore, entries: &[PathEntry]) -> BTreeSet<String> {
 
 /// Copies objects from one store to another, verifying each.
 fn copy_objects(
-    from: &ObjectStore,
-    to: &ObjectStore,
+    from: &ContentStore,
+    to: &ContentStore,
     hashes: &BTreeSet<String>,
     t: &mut Transfer,
 ) -> Result<(), DataError> {
@@ -169,7 +169,7 @@ fn copy_objects(
         if !source.is_file() {
             continue;
         }
-        let (actual, _) = to.store_file(&source)?;
+        let (actual, _) = to.write_file(&source)?;
         if &actual != hash {
             let _ = std::fs::remove_file(to.object_path(&actual));
             return Err(DataError::Pointer {
@@ -206,8 +206,8 @@ fn copy_runs(
 
 /// The two ends of a transfer: (local store, local runs), (remote store, remote runs).
 struct Ends {
-    local: (ObjectStore, RunCache),
-    remote: (ObjectStore, RunCache),
+    local: (ContentStore, RunCache),
+    remote: (ContentStore, RunCache),
     transfer: Transfer,
 }
 
@@ -215,11 +215,11 @@ fn ends(ws: &Workspace, name: Option<&str>) -> Result<Ends, DataError> {
     let (name, dir) = resolve(ws, name)?;
     Ok(Ends {
         local: (
-            ObjectStore::new(ws.cache_dir()),
-            RunCache::new(ws.runs_dir()),
+            ContentStore::new(ws.layout().objects_dir()),
+            RunCache::new(ws.layout().run_cache_dir()),
         ),
         remote: (
-            ObjectStore::new(dir.join("cache")),
+            ContentStore::new(dir.join("cache")),
             RunCache::new(dir.join("runs")),
         ),
         transfer: Transfer {

@@ -11,13 +11,13 @@ mod outputs;
 pub mod scheduler;
 mod status;
 
-use crate::cache::runs::{RunCache, RunRecord};
-use crate::cache::{CacheError, ObjectStore};
+use crate::run_cache::{RunCache, RunRecord};
+use crate::cas::{CasError, ContentStore};
 use crate::context::StageContext;
 use crate::dag::Dag;
 use crate::entry::PathEntry;
 use crate::fingerprint::{Reason, StageFingerprint};
-use crate::lock::{LockError, LockFile};
+use crate::lockfile::{LockError, LockFile};
 use crate::params::ParamValues;
 use crate::state::{HashError, StateCache};
 use crate::tracking::recorder::Recorder;
@@ -47,7 +47,7 @@ pub enum StageError {
     OutputNotWritten(String),
     /// Storing or restoring outputs failed.
     #[error(transparent)]
-    Cache(#[from] CacheError),
+    Cache(#[from] CasError),
     /// Writing the lock file or run cache failed.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -107,7 +107,7 @@ pub enum Event<'a> {
     /// The stage finished.
     Finished(&'a str, &'a Outcome, Duration),
     /// A cache object was unusable; the stage will run instead.
-    CacheWarning(&'a str, &'a CacheError),
+    CacheWarning(&'a str, &'a CasError),
 }
 
 /// The outcome of one stage in a `repro`.
@@ -147,7 +147,7 @@ pub struct Engine<'a> {
     dag: &'a Dag,
     params: &'a ParamValues,
     state: StateCache,
-    store: ObjectStore,
+    store: ContentStore,
     runs: RunCache,
     lock: Mutex<LockState>,
     recorder: Option<&'a Recorder>,
@@ -176,9 +176,9 @@ impl<'a> Engine<'a> {
             ws,
             dag,
             params,
-            state: StateCache::load(&ws.state_dir()),
-            store: ObjectStore::new(ws.cache_dir()),
-            runs: RunCache::new(ws.runs_dir()),
+            state: StateCache::load(&ws.layout().state_cache()),
+            store: ContentStore::new(ws.layout().objects_dir()),
+            runs: RunCache::new(ws.layout().run_cache_dir()),
             lock: Mutex::new(LockState {
                 file: LockFile::load(ws.root())?,
                 dirty: false,
@@ -195,24 +195,15 @@ impl<'a> Engine<'a> {
     }
 
     /// Removes what killed runs left behind: staging areas, and temp files next to outputs and
-    /// in the cache. Call only while holding the workspace lock.
+    /// in the caches. Call only while holding the workspace lock.
     pub fn sweep_leftovers(&self) {
-        let _ = fs::remove_dir_all(self.ws.tmp_dir());
-        let mut dirs: BTreeSet<std::path::PathBuf> = BTreeSet::new();
-        dirs.insert(self.ws.cache_dir());
-        dirs.insert(self.ws.runs_dir());
-        dirs.insert(self.ws.state_dir());
-        dirs.insert(self.ws.root().to_path_buf());
-        for stage in self.dag.stages() {
-            for out in &stage.outs {
-                if let Some(parent) = self.ws.path(&out.path).parent() {
-                    dirs.insert(parent.to_path_buf());
-                }
-            }
-        }
-        for dir in dirs {
-            crate::atomic::sweep(&dir);
-        }
+        let output_dirs = self.dag.stages().iter().flat_map(|stage| {
+            stage
+                .outs
+                .iter()
+                .filter_map(|out| self.ws.path(&out.path).parent().map(|p| p.to_path_buf()))
+        });
+        self.ws.layout().sweep(output_dirs.collect::<Vec<_>>());
     }
 
     /// The lock file as currently held.
@@ -353,7 +344,7 @@ impl<'a> Engine<'a> {
     /// Runs the stage function in a staging area, then caches and places its outputs.
     fn run(&self, i: usize, check: &Check) -> Result<Vec<PathEntry>, StageError> {
         let stage = self.dag.stage(i);
-        let tmp = self.ws.tmp_dir();
+        let tmp = self.ws.layout().staging_dir();
         fs::create_dir_all(&tmp).map_err(|source| StageError::Io {
             path: tmp.display().to_string(),
             source,
@@ -448,7 +439,7 @@ impl<'a> Engine<'a> {
         }
         drop(state);
         let _ = self.state.save();
-        let _ = fs::remove_dir(self.ws.tmp_dir());
+        let _ = fs::remove_dir(self.ws.layout().staging_dir());
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //! moved from the staging area into the workspace, and reported to the tracking store.
 
 use super::{Check, Engine, StageError};
-use crate::cache::{self, runs::RunRecord};
+use crate::cas;
+use crate::run_cache::RunRecord;
 use crate::entry::PathEntry;
 use crate::pipeline::OutKind;
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ impl Engine<'_> {
                 },
             )
             .map_err(|source| StageError::Io {
-                path: self.ws.runs_dir().display().to_string(),
+                path: self.ws.layout().run_cache_dir().display().to_string(),
                 source,
             })?;
         for entry in &entries {
@@ -82,7 +83,7 @@ impl Engine<'_> {
             fs::create_dir_all(parent).map_err(io)?;
         }
         if entry.dir {
-            cache::replace_dir(&from, &to)?;
+            cas::replace_dir(&from, &to)?;
             if let Ok(manifest) = self.store.read_manifest(&entry.hash) {
                 for file in manifest {
                     let rel = format!("{}/{}", entry.path, file.path);

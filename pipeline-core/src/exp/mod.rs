@@ -9,7 +9,7 @@
 pub mod grid;
 pub mod run;
 
-use crate::lock::LockFile;
+use crate::lockfile::LockFile;
 use crate::metrics::Flat;
 use crate::tracking::recorder::{Target, TAG_KIND};
 use crate::tracking::TrackingError;

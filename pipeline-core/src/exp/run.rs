@@ -4,7 +4,6 @@
 //! workspace is deleted afterwards; the record keeps everything needed to apply the experiment.
 
 use super::{new_id, ExpRecord, RECORD_ARTIFACT};
-use crate::atomic::TMP_PREFIX;
 use crate::dag::Dag;
 use crate::exec::{Engine, Event, Failure, Options};
 use crate::metrics;
@@ -54,24 +53,6 @@ pub fn prepare_points(
         .collect()
 }
 
-/// Removes scratch workspaces of experiment processes that died (their pid is in the name);
-/// those of running processes are left alone.
-pub fn sweep_scratch(ws: &Workspace) {
-    let Ok(entries) = fs::read_dir(ws.exps_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(TMP_PREFIX) else {
-            continue;
-        };
-        let pid = rest.split('-').next().unwrap_or_default();
-        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 /// Runs `points`, up to `jobs` at a time, each recorded as a tracking run. `say` receives
 /// progress lines.
 pub fn run_points(
@@ -82,7 +63,7 @@ pub fn run_points(
     tracking: &Target,
     say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<Vec<ExpRecord>> {
-    sweep_scratch(ws);
+    ws.layout().sweep_exp_scratch();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
@@ -103,9 +84,7 @@ fn run_one(
     say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<ExpRecord> {
     let id = new_id(&point.overrides.join(" "));
-    let scratch = ws
-        .exps_dir()
-        .join(format!("{TMP_PREFIX}{}-{id}", std::process::id()));
+    let scratch = ws.layout().exp_scratch(&id);
     let result = run_in(ws, dag, &point, &id, &scratch, tracking, say);
     let _ = fs::remove_dir_all(&scratch);
     result
@@ -219,24 +198,4 @@ fn copy_into(from_root: &Path, to_root: &Path, rel: &str) -> anyhow::Result<()> 
     }
     fs::copy(&from, &to).with_context(|| format!("copying {rel} into the experiment"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sweeps_only_scratch_of_dead_processes() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::at(dir.path());
-        let exps = ws.exps_dir();
-        let mine = exps.join(format!("{TMP_PREFIX}{}-exp-1", std::process::id()));
-        let dead = exps.join(format!("{TMP_PREFIX}{}-exp-2", u32::MAX));
-        let other = exps.join("keep-me");
-        for d in [&mine, &dead, &other] {
-            fs::create_dir_all(d).unwrap();
-        }
-        sweep_scratch(&ws);
-        assert!(mine.exists() && other.exists() && !dead.exists());
-    }
 }

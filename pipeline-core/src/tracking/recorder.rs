@@ -48,8 +48,8 @@ impl Target {
                 reason: "a tracking URI is an http:// or https:// MLflow server (leave it unset for the embedded store)".into(),
             }),
             None => Ok(Target::Embedded {
-                db: ws.state_dir().join("tracking.db"),
-                objects: ws.cache_dir(),
+                db: ws.layout().state_dir().join("tracking.db"),
+                objects: ws.layout().objects_dir(),
             }),
         }
     }
@@ -70,7 +70,7 @@ impl Target {
 }
 
 fn marker_dir(root: &Path) -> PathBuf {
-    root.join(crate::workspace::STATE_DIR).join("active-runs")
+    crate::layout::Layout::new(root.to_path_buf()).active_runs_dir()
 }
 
 /// Marks runs of processes that died mid-way as KILLED, if any left a marker. Costs one

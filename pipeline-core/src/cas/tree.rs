@@ -1,68 +1,18 @@
-//! The content-addressed cache, `.pipeline/cache/ab/cdef…`: every output a stage ever produced,
-//! stored once by SHA-256. Objects are written through a temp file and renamed into place, and
-//! verified while they are copied out, so a corrupt object never reaches the workspace.
+//! Workspace files and directories in and out of the content store. A directory is stored file
+//! by file plus a manifest object listing them; restoring builds the new content beside the old
+//! and swaps it in only once complete, so a kill leaves either version, never a mix.
 
-pub mod runs;
-
+use super::{io_err, CasError, ContentStore};
 use crate::atomic;
 use crate::entry::{Manifest, PathEntry};
 use crate::hash;
+use crate::layout::TMP_PREFIX;
 use crate::state::{manifest_bytes, StateCache};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Why an object could not be stored or restored.
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    /// A filesystem error on a named path.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path involved.
-        path: PathBuf,
-        /// The error.
-        source: io::Error,
-    },
-    /// The object is not in the cache.
-    #[error("cache object {hash} for `{path}` is missing")]
-    Missing {
-        /// The object's hash.
-        hash: String,
-        /// The workspace path it was meant for.
-        path: String,
-    },
-    /// The object's content does not match its name.
-    #[error("cache object {object} for `{path}` is corrupt (content hashes to {actual}); it was removed and not copied into the workspace")]
-    Corrupt {
-        /// The object file.
-        object: PathBuf,
-        /// The workspace path it was meant for.
-        path: String,
-        /// What its content hashes to.
-        actual: String,
-    },
-    /// A directory manifest could not be read.
-    #[error("cache object {object}: not a valid directory manifest: {message}")]
-    BadManifest {
-        /// The object file.
-        object: PathBuf,
-        /// The parser's message.
-        message: String,
-    },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
-    move |source| CacheError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// A stored object's hash and size, and the directory whose fsync makes it durable (none when
-/// the object was already there).
-type Stored = (String, u64, Option<PathBuf>);
-
-/// How a file enters the cache.
+/// How a file enters the store.
 #[derive(Clone, Copy)]
 enum Keep {
     /// Copied (stage outputs: the workspace copy stays writable and independent).
@@ -71,83 +21,24 @@ enum Keep {
     Link,
 }
 
-/// The object store of one workspace.
-#[derive(Clone, Debug)]
-pub struct ObjectStore {
-    dir: PathBuf,
-}
-
-impl ObjectStore {
-    /// The store rooted at `dir` (normally `.pipeline/cache`).
-    pub fn new(dir: PathBuf) -> Self {
-        ObjectStore { dir }
-    }
-
-    /// Where the object `hash` lives.
-    pub fn object_path(&self, hash: &str) -> PathBuf {
-        let (head, tail) = hash.split_at(2.min(hash.len()));
-        self.dir.join(head).join(tail)
-    }
-
+impl ContentStore {
     /// Whether every object `entry` needs is present (a directory: its manifest and files).
     pub fn contains(&self, entry: &PathEntry) -> bool {
-        if !self.object_path(&entry.hash).is_file() {
+        if !self.has(&entry.hash) {
             return false;
         }
         if !entry.dir {
             return true;
         }
         match self.read_manifest(&entry.hash) {
-            Ok(manifest) => manifest.iter().all(|f| self.object_path(&f.hash).is_file()),
+            Ok(manifest) => manifest.iter().all(|f| self.has(&f.hash)),
             Err(_) => false,
         }
     }
 
-    /// Copies the file at `src` into the cache in one read, returning its hash and size.
-    pub fn store_file(&self, src: &Path) -> Result<(String, u64), CacheError> {
-        let (hash, size, parent) = self.store_file_unsynced_dir(src)?;
-        if let Some(parent) = parent {
-            atomic::sync_dir(&parent);
-        }
-        Ok((hash, size))
-    }
-
-    /// [`store_file`](Self::store_file) without the directory fsync that makes the rename
-    /// durable; returns the directory to sync, so a caller storing many files syncs each shard
-    /// directory once.
-    fn store_file_unsynced_dir(&self, src: &Path) -> Result<Stored, CacheError> {
-        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
-        let input = File::open(src).map_err(io_err(src))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(atomic::TMP_PREFIX)
-            .tempfile_in(&self.dir)
-            .map_err(io_err(&self.dir))?;
-        let (hash, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
-        let object = self.object_path(&hash);
-        if object.is_file() {
-            return Ok((hash, size, None));
-        }
-        tmp.as_file().sync_all().map_err(io_err(&object))?;
-        let parent = atomic::parent_dir(&object)
-            .map_err(io_err(&object))?
-            .to_path_buf();
-        tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
-        Ok((hash, size, Some(parent)))
-    }
-
-    /// Stores bytes already in memory.
-    pub fn store_bytes(&self, bytes: &[u8]) -> Result<String, CacheError> {
-        let hash = hash::bytes(bytes);
-        let object = self.object_path(&hash);
-        if !object.is_file() {
-            atomic::write_via(&self.dir, &object, bytes).map_err(io_err(&object))?;
-        }
-        Ok(hash)
-    }
-
     /// Stores the file or directory at `root/rel` and returns its entry. A directory is stored
     /// file by file, plus its manifest.
-    pub fn store_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CacheError> {
+    pub fn store_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CasError> {
         self.put_path(root, rel, Keep::Copy)
     }
 
@@ -155,11 +46,11 @@ impl ObjectStore {
     /// copying them, and marks them read-only so an edit in place cannot change a cached object
     /// (editors that save by rename are unaffected). Falls back to copying across filesystems.
     /// For `add`: a 1 GiB data file then costs one hashing pass, not a second gigabyte written.
-    pub fn adopt_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CacheError> {
+    pub fn adopt_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CasError> {
         self.put_path(root, rel, Keep::Link)
     }
 
-    fn put_path(&self, root: &Path, rel: &str, keep: Keep) -> Result<PathEntry, CacheError> {
+    fn put_path(&self, root: &Path, rel: &str, keep: Keep) -> Result<PathEntry, CasError> {
         let abs = root.join(rel);
         let meta = fs::metadata(&abs).map_err(io_err(&abs))?;
         if !meta.is_dir() {
@@ -172,7 +63,7 @@ impl ObjectStore {
             });
         }
         // A throwaway state cache: files in a staging area are hashed once, here.
-        let scratch = StateCache::load(Path::new(""));
+        let scratch = StateCache::load(&self.dir().join("never-saved.json"));
         let manifest = scratch
             .manifest(root, rel)
             .map_err(|e| io_err(&abs)(io::Error::other(e.to_string())))?;
@@ -183,11 +74,14 @@ impl ObjectStore {
             .map(|file| {
                 let path = abs.join(&file.path);
                 // Content already cached (another file, an earlier add) costs nothing.
-                if self.object_path(&file.hash).is_file() {
+                if self.has(&file.hash) {
                     return Ok(None);
                 }
                 let (hash, _, parent) = match keep {
-                    Keep::Copy => self.store_file_unsynced_dir(&path)?,
+                    Keep::Copy => {
+                        let input = File::open(&path).map_err(io_err(&path))?;
+                        self.write_unsynced_dir(input, &path)?
+                    }
                     Keep::Link => {
                         let (hash, size) = self.link_file(&path)?;
                         (hash, size, None)
@@ -200,12 +94,12 @@ impl ObjectStore {
                 }
                 Ok(parent)
             })
-            .collect::<Result<Vec<Option<PathBuf>>, CacheError>>()?;
+            .collect::<Result<Vec<Option<PathBuf>>, CasError>>()?;
         let shards: std::collections::BTreeSet<PathBuf> = stored.into_iter().flatten().collect();
         for shard in shards {
             atomic::sync_dir(&shard);
         }
-        let hash = self.store_bytes(&manifest_bytes(&manifest))?;
+        let hash = self.write_bytes(&manifest_bytes(&manifest))?;
         Ok(PathEntry {
             path: rel.to_string(),
             hash,
@@ -214,24 +108,24 @@ impl ObjectStore {
         })
     }
 
-    fn put_file(&self, src: &Path, keep: Keep) -> Result<(String, u64), CacheError> {
+    fn put_file(&self, src: &Path, keep: Keep) -> Result<(String, u64), CasError> {
         match keep {
-            Keep::Copy => self.store_file(src),
+            Keep::Copy => self.write_file(src),
             Keep::Link => self.link_file(src),
         }
     }
 
     /// Hashes `src` and hard-links it in as its object.
-    fn link_file(&self, src: &Path) -> Result<(String, u64), CacheError> {
+    fn link_file(&self, src: &Path) -> Result<(String, u64), CasError> {
         let (hash, size) = hash::file(src).map_err(io_err(src))?;
         let object = self.object_path(&hash);
         if !object.is_file() {
             fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
             atomic::parent_dir(&object).map_err(io_err(&object))?;
-            let tmp = self.dir.join(format!("{}{hash}", atomic::TMP_PREFIX));
+            let tmp = self.dir.join(format!("{}{hash}", TMP_PREFIX));
             let _ = fs::remove_file(&tmp);
             if fs::hard_link(src, &tmp).is_err() {
-                return self.store_file(src);
+                return self.write_file(src);
             }
             fs::rename(&tmp, &object).map_err(io_err(&object))?;
         }
@@ -242,16 +136,16 @@ impl ObjectStore {
     }
 
     /// Reads a directory manifest object.
-    pub fn read_manifest(&self, hash: &str) -> Result<Manifest, CacheError> {
+    pub fn read_manifest(&self, hash: &str) -> Result<Manifest, CasError> {
         let object = self.object_path(hash);
         let bytes = fs::read(&object).map_err(io_err(&object))?;
         if hash::bytes(&bytes) != hash {
-            return Err(CacheError::BadManifest {
+            return Err(CasError::BadManifest {
                 object,
                 message: "content does not match its hash".into(),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
+        serde_json::from_slice(&bytes).map_err(|e| CasError::BadManifest {
             object,
             message: e.to_string(),
         })
@@ -264,10 +158,10 @@ impl ObjectStore {
         root: &Path,
         entry: &PathEntry,
         state: &StateCache,
-    ) -> Result<(), CacheError> {
+    ) -> Result<(), CasError> {
         let dest = root.join(&entry.path);
         if !entry.dir {
-            let tmp = self.restore_file_tmp(&entry.hash, &entry.path, &dest)?;
+            let tmp = self.copy_out(&entry.hash, &entry.path, &dest)?;
             replace(tmp, &dest)?;
             state.remember(&dest, &entry.path, &entry.hash);
             return Ok(());
@@ -275,13 +169,13 @@ impl ObjectStore {
         let manifest = self.read_manifest(&entry.hash)?;
         let parent = atomic::parent_dir(&dest).map_err(io_err(&dest))?;
         let staging = tempfile::Builder::new()
-            .prefix(atomic::TMP_PREFIX)
+            .prefix(TMP_PREFIX)
             .tempdir_in(parent)
             .map_err(io_err(parent))?;
         for file in &manifest {
             let target = staging.path().join(&file.path);
             let rel = format!("{}/{}", entry.path, file.path);
-            let tmp = self.restore_file_tmp(&file.hash, &rel, &target)?;
+            let tmp = self.copy_out(&file.hash, &rel, &target)?;
             tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
         }
         let built = staging.keep();
@@ -292,46 +186,10 @@ impl ObjectStore {
         }
         Ok(())
     }
-
-    /// Copies object `hash` next to `dest` while checking it; deletes a corrupt object.
-    fn restore_file_tmp(
-        &self,
-        hash: &str,
-        rel: &str,
-        dest: &Path,
-    ) -> Result<tempfile::NamedTempFile, CacheError> {
-        let object = self.object_path(hash);
-        let input = match File::open(&object) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(CacheError::Missing {
-                    hash: hash.to_string(),
-                    path: rel.to_string(),
-                })
-            }
-            Err(e) => return Err(io_err(&object)(e)),
-        };
-        let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(atomic::TMP_PREFIX)
-            .tempfile_in(parent)
-            .map_err(io_err(parent))?;
-        let (actual, _) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(&object))?;
-        if actual != hash {
-            let _ = fs::remove_file(&object);
-            return Err(CacheError::Corrupt {
-                object,
-                path: rel.to_string(),
-                actual,
-            });
-        }
-        tmp.as_file().sync_all().map_err(io_err(dest))?;
-        Ok(tmp)
-    }
 }
 
 /// Renames a finished temp file over `dest`, removing a directory that stood there.
-fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> {
+fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CasError> {
     if dest.is_dir() {
         fs::remove_dir_all(dest).map_err(io_err(dest))?;
     }
@@ -343,12 +201,12 @@ fn replace(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> 
 }
 
 /// Moves the finished directory `built` to `dest`, swapping out whatever was there.
-pub fn replace_dir(built: &Path, dest: &Path) -> Result<(), CacheError> {
+pub fn replace_dir(built: &Path, dest: &Path) -> Result<(), CasError> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let old = dest.with_file_name(format!("{}old-{name}", atomic::TMP_PREFIX));
+    let old = dest.with_file_name(format!("{}old-{name}", TMP_PREFIX));
     let had_old = match fs::symlink_metadata(dest) {
         Ok(_) => {
             let _ = fs::remove_dir_all(&old);
@@ -374,8 +232,8 @@ mod tests {
     #[test]
     fn round_trip_and_corruption() {
         let ws = tempfile::tempdir().unwrap();
-        let store = ObjectStore::new(ws.path().join(".pipeline/cache"));
-        let state = StateCache::load(&ws.path().join(".pipeline"));
+        let store = ContentStore::new(ws.path().join(".pipeline/cache"));
+        let state = StateCache::load(&ws.path().join(".pipeline/state.json"));
         fs::write(ws.path().join("a.txt"), "hello").unwrap();
         let entry = store.store_path(ws.path(), "a.txt").unwrap();
         assert_eq!(entry.hash, hash::bytes(b"hello"));
@@ -389,7 +247,7 @@ mod tests {
         fs::write(store.object_path(&entry.hash), "tampered").unwrap();
         fs::write(ws.path().join("a.txt"), "kept").unwrap();
         let err = store.restore(ws.path(), &entry, &state).unwrap_err();
-        assert!(matches!(err, CacheError::Corrupt { .. }), "{err}");
+        assert!(matches!(err, CasError::Corrupt { .. }), "{err}");
         assert_eq!(fs::read_to_string(ws.path().join("a.txt")).unwrap(), "kept");
         assert!(!store.object_path(&entry.hash).exists());
     }
@@ -397,8 +255,8 @@ mod tests {
     #[test]
     fn directories_round_trip() {
         let ws = tempfile::tempdir().unwrap();
-        let store = ObjectStore::new(ws.path().join(".pipeline/cache"));
-        let state = StateCache::load(&ws.path().join(".pipeline"));
+        let store = ContentStore::new(ws.path().join(".pipeline/cache"));
+        let state = StateCache::load(&ws.path().join(".pipeline/state.json"));
         fs::create_dir_all(ws.path().join("out/deep")).unwrap();
         fs::write(ws.path().join("out/x"), "x").unwrap();
         fs::write(ws.path().join("out/deep/y"), "yy").unwrap();
