@@ -4,6 +4,7 @@
 
 use iris_project::pipeline::iris;
 use pipeline_core::dag::Dag;
+use pipeline_core::session::Session;
 use pipeline_core::testing::TestWorkspace;
 use pipeline_core::tracking::recorder::Target;
 use pipeline_core::ui::{serve, UiState};
@@ -39,11 +40,11 @@ fn start() -> (TestWorkspace, String) {
     );
     cli(&ws, &["models", "alias", "iris", "champion", "1"]);
     let workspace = Workspace::at(ws.path());
-    let store = Target::choose(&workspace, None).unwrap().open().unwrap();
+    let target = Target::choose(&workspace, None).unwrap();
+    let store = target.open().unwrap();
     let state = UiState {
         store,
-        dag: Dag::new(iris::pipeline()).unwrap(),
-        ws: workspace,
+        session: Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

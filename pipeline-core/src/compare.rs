@@ -4,9 +4,10 @@
 
 use crate::cas::ContentStore;
 use crate::dag::Dag;
-use crate::exp::{flat_params, ExperimentLog};
+use crate::exp::ExperimentLog;
 use crate::lockfile::{LockFile, LOCK_FILE};
 use crate::metrics::{self, Flat};
+use crate::params::flat_params;
 use crate::params::{self, PARAMS_FILE};
 use crate::pipeline::OutKind;
 use crate::tracking::recorder::Target;

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod context;
 pub mod dag;
 pub mod data;
+pub mod display;
 pub mod entry;
 pub mod exec;
 pub mod exp;
@@ -26,15 +27,16 @@ pub mod params;
 pub mod pipeline;
 pub mod predict;
 pub mod run_cache;
+pub mod session;
 pub mod state;
 pub mod testing;
 pub mod tracking;
 pub mod ui;
 pub mod workspace;
 
-pub use context::StageContext;
+pub use context::{OutputRef, StageContext, WorkspacePath};
 pub use params::{Invalid, ParamSection, ParamValues, ParamsSection};
-pub use pipeline::{IntoStageResult, OutKind, OutputRef, Pipeline, StageDef};
+pub use pipeline::{IntoStageResult, OutKind, Pipeline, StageDef};
 pub use pipeline_macros::{pipeline, stage};
 
 /// What a stage file usually needs.

@@ -321,6 +321,31 @@ pub fn validate<'a>(
     Ok(ParamValues { sections: values })
 }
 
+/// `section.key` → value text for a set of canonical sections.
+pub fn flat_params(params: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (section, value) in params {
+        flatten_param(section, value, &mut out);
+    }
+    out
+}
+
+fn flatten_param(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                flatten_param(&format!("{prefix}.{key}"), inner, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

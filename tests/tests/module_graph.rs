@@ -133,7 +133,11 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 fn pipeline_core_modules_import_without_cycles() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline-core/src");
     let edges = graph(&src);
-    assert!(edges.len() > 5, "the source was not found: {}", src.display());
+    assert!(
+        edges.len() > 5,
+        "the source was not found: {}",
+        src.display()
+    );
     let found = cycles(&edges);
     let shown: Vec<String> = found.iter().map(|c| c.join(" -> ")).collect();
     assert!(
@@ -145,7 +149,8 @@ fn pipeline_core_modules_import_without_cycles() {
 
 #[test]
 fn the_checker_sees_grouped_inline_and_plain_imports() {
-    let code = "use crate::a::X;\nuse crate::{b, c::Y};\nfn f() { crate::d::g(); pipeline_core::e(); }";
+    let code =
+        "use crate::a::X;\nuse crate::{b, c::Y};\nfn f() { crate::d::g(); pipeline_core::e(); }";
     let names: Vec<String> = imports(code).into_iter().collect();
     assert_eq!(names, ["a", "b", "c", "d"]);
     let edges: BTreeMap<String, BTreeSet<String>> = [

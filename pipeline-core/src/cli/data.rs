@@ -1,9 +1,9 @@
 //! `add`, `checkout`, `gc`, `remote`, `push`, `fetch`, `pull`: data versioning and sharing.
 
-use super::Printer;
-use crate::dag::Dag;
-use crate::data::{self, gc, remote, Checkout};
-use crate::state::StateCache;
+use super::{waiting, Printer};
+use crate::data::remote::{self, Transfer};
+use crate::data::{self};
+use crate::session::{CheckoutReport, Session};
 use crate::workspace::Workspace;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -31,26 +31,16 @@ pub enum RemoteCommand {
     },
 }
 
-fn lock(ws: &Workspace, out: &Printer) -> anyhow::Result<crate::workspace::WorkspaceLock> {
-    Ok(ws.lock(true, |holder| {
-        out.line(format!("waiting for the workspace lock held by {holder}…"))
-    })?)
-}
-
 /// `add PATH…`.
 pub fn add(
-    ws: &Workspace,
+    session: &Session,
     start: &Path,
-    dag: &Dag,
     paths: &[PathBuf],
     link: bool,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let _guard = lock(ws, out)?;
-    let state = StateCache::load(&ws.layout().state_cache());
-    for path in paths {
-        let rel = data::workspace_relative(ws, start, path)?;
-        let entry = data::add(ws, dag, &state, &rel, link)?;
+    for entry in session.add(start, paths, link, &waiting(out))? {
+        let rel = &entry.path;
         out.line(format!(
             "Added {rel} ({} bytes{}); commit {rel}.{} and .gitignore",
             entry.size,
@@ -58,60 +48,45 @@ pub fn add(
             data::pointer::EXTENSION
         ));
     }
-    let _ = state.save();
     Ok(ExitCode::SUCCESS)
 }
 
 /// `checkout [PATH…]`.
 pub fn checkout(
-    ws: &Workspace,
+    session: &Session,
     start: &Path,
     paths: &[PathBuf],
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let _guard = lock(ws, out)?;
-    let state = StateCache::load(&ws.layout().state_cache());
-    let wanted: Vec<String> = paths
-        .iter()
-        .map(|p| data::workspace_relative(ws, start, p))
-        .collect::<Result<_, _>>()?;
-    let mut restored = 0;
-    let mut failed = Vec::new();
-    for entry in data::versioned(ws)? {
-        if !wanted.is_empty()
-            && !wanted
-                .iter()
-                .any(|w| &entry.path == w || entry.path.starts_with(&format!("{w}/")))
-        {
-            continue;
-        }
-        match data::checkout_entry(ws, &state, &entry) {
-            Ok(Checkout::Restored) => {
-                restored += 1;
-                out.line(format!("Restored {}", entry.path));
-            }
-            Ok(Checkout::Unchanged) => {}
-            Err(e) => failed.push(format!("{}: {e}", entry.path)),
-        }
+    let report = session.checkout(start, paths, &waiting(out))?;
+    show_checkout(&report, out)
+}
+
+fn show_checkout(report: &CheckoutReport, out: &Printer) -> anyhow::Result<ExitCode> {
+    for path in &report.restored {
+        out.line(format!("Restored {path}"));
     }
-    let _ = state.save();
-    if !failed.is_empty() {
+    if !report.failed.is_empty() {
+        let failed: Vec<String> = report
+            .failed
+            .iter()
+            .map(|(path, error)| format!("{path}: {error}"))
+            .collect();
         anyhow::bail!(
             "{} path(s) could not be checked out (try `fetch`):\n  {}",
             failed.len(),
             failed.join("\n  ")
         );
     }
-    if restored == 0 {
+    if report.restored.is_empty() {
         out.line("Everything is already in place.");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `gc [--workspace]`.
-pub fn collect(ws: &Workspace, workspace_only: bool, out: &Printer) -> anyhow::Result<ExitCode> {
-    let _guard = lock(ws, out)?;
-    let done = gc::collect(ws, workspace_only)?;
+pub fn collect(session: &Session, workspace_only: bool, out: &Printer) -> anyhow::Result<ExitCode> {
+    let done = session.gc(workspace_only, &waiting(out))?;
     out.line(format!(
         "Removed {} object(s), {} bytes; {} run record(s)",
         done.objects, done.bytes, done.runs
@@ -142,25 +117,30 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-/// `push`, `fetch` and `pull` (fetch, then checkout).
-pub fn transfer(
-    ws: &Workspace,
-    start: &Path,
-    verb: &str,
-    name: Option<&str>,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let done = match verb {
-        "push" => remote::push(ws, name),
-        _ => remote::fetch(ws, name),
-    }
-    .with_context(|| format!("{verb} failed"))?;
+fn show_transfer(verb: &str, done: &Transfer, out: &Printer) {
     out.line(format!(
         "{verb}: {} object(s) copied, {} already there, {} run record(s); remote `{}`",
         done.objects, done.present, done.runs, done.remote
     ));
-    if verb == "pull" {
-        return checkout(ws, start, &[], out);
-    }
+}
+
+/// `push`.
+pub fn push(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
+    let done = session.push(remote).context("push failed")?;
+    show_transfer("push", &done, out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `fetch`.
+pub fn fetch(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
+    let done = session.fetch(remote).context("fetch failed")?;
+    show_transfer("fetch", &done, out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pull`: fetch, then checkout.
+pub fn pull(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
+    let (done, report) = session.pull(remote, &waiting(out)).context("pull failed")?;
+    show_transfer("pull", &done, out);
+    show_checkout(&report, out)
 }

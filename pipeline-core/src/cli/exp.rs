@@ -1,16 +1,13 @@
 //! `exp run`, `exp show`, `exp apply`: trying variants without touching `params.toml`.
 
-use super::{load_params, table, Printer};
-use crate::atomic;
+use super::{table, waiting, Printer};
 use crate::compare;
-use crate::dag::Dag;
-use crate::exp::run::{prepare_points, run_points};
-use crate::exp::{grid, ExpRecord, ExperimentLog, StoreLog};
+use crate::exec::Event;
+use crate::exp::{grid, ExpRecord, ExperimentLog};
 use crate::metrics::format_value;
-use crate::params::{self, PARAMS_FILE};
-use crate::tracking::recorder::Target;
-use crate::workspace::Workspace;
-use anyhow::{bail, Context as _};
+use crate::params::PARAMS_FILE;
+use crate::session::Session;
+use anyhow::bail;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -63,40 +60,27 @@ pub struct ApplyArgs {
     pub id: String,
 }
 
-pub fn run(
-    ws: &Workspace,
-    dag: &Dag,
-    tracking: &Target,
-    command: Command,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let log = StoreLog::new(tracking.clone(), dag.name());
+pub fn run(session: &Session, command: Command, out: &Printer) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run(args) => run_exps(ws, dag, tracking, args, out),
-        Command::Show(args) => show(ws, dag, args, &log, out),
-        Command::Apply(args) => apply(ws, dag, tracking, args, &log, out),
+        Command::Run(args) => run_exps(session, args, out),
+        Command::Show(args) => show(session, args, out),
+        Command::Apply(args) => apply(session, args, out),
     }
 }
 
-fn run_exps(
-    ws: &Workspace,
-    dag: &Dag,
-    tracking: &Target,
-    args: RunArgs,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
+fn run_exps(session: &Session, args: RunArgs, out: &Printer) -> anyhow::Result<ExitCode> {
     let points: Vec<Vec<String>> = grid::expand(&args.grid)?
         .into_iter()
         .map(|point| args.set.iter().cloned().chain(point).collect())
         .collect();
-    let points = prepare_points(ws, dag, points)?;
     let jobs = args
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let count = points.len();
+    let say = |line: String| out.line(line);
     out.line(format!("Running {count} experiment(s), {jobs} at a time"));
-    let records = run_points(ws, dag, points, jobs, tracking, &|line| out.line(line))?;
+    let records = session.exp_run(points, jobs, &say)?;
     let failed: Vec<&ExpRecord> = records.iter().filter(|r| r.error.is_some()).collect();
     for record in &records {
         let summary = headline_metrics(record);
@@ -136,13 +120,7 @@ struct Row {
     error: Option<String>,
 }
 
-fn show(
-    ws: &Workspace,
-    dag: &Dag,
-    args: ShowArgs,
-    log: &dyn ExperimentLog,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
+fn show(session: &Session, args: ShowArgs, out: &Printer) -> anyhow::Result<ExitCode> {
     let keep = |key: &str| args.all_metrics || !key.contains('.');
     let flat_metrics = |m: &BTreeMap<String, crate::metrics::Flat>| -> BTreeMap<String, f64> {
         m.values()
@@ -152,7 +130,7 @@ fn show(
             .collect()
     };
     let mut rows = Vec::new();
-    if let Ok(snapshot) = compare::workspace(ws, dag) {
+    if let Ok(snapshot) = compare::workspace(session.workspace(), session.dag()) {
         rows.push(Row {
             id: "workspace".into(),
             created: "-".into(),
@@ -161,7 +139,7 @@ fn show(
             error: None,
         });
     }
-    let records = log.list()?;
+    let records = session.experiments().list()?;
     for record in &records {
         rows.push(Row {
             id: record.id.clone(),
@@ -247,103 +225,16 @@ fn show(
     Ok(ExitCode::SUCCESS)
 }
 
-fn apply(
-    ws: &Workspace,
-    dag: &Dag,
-    tracking: &Target,
-    args: ApplyArgs,
-    log: &dyn ExperimentLog,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let record = log.get(&args.id)?;
-    if let Some(error) = &record.error {
-        bail!(
-            "experiment {} failed ({error}); there is nothing to apply",
-            record.id
-        );
-    }
-    let path = ws.path(PARAMS_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {PARAMS_FILE}"))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .with_context(|| format!("parsing {PARAMS_FILE}"))?;
-    for (key, value) in record.flat_params() {
-        set_leaf(&mut doc, &key, &value)?;
-    }
-    let new_text = doc.to_string();
-    // Validate before writing: params.toml is never left invalid.
-    let table: toml::Table = new_text
-        .parse()
-        .context("applying the experiment's params")?;
-    let sections = dag
-        .stages()
-        .iter()
-        .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
-    params::validate(&table, sections, PARAMS_FILE)?;
-    atomic::write(&path, new_text.as_bytes()).with_context(|| format!("writing {PARAMS_FILE}"))?;
-    let _ = load_params(ws, dag, &[])?;
-    out.line(format!(
-        "Applied {} to {PARAMS_FILE}; restoring its outputs",
-        record.id
-    ));
-    let args = super::repro::Args {
-        stages: Vec::new(),
-        force: false,
-        single: false,
-        dry: false,
-        jobs: None,
-        downstream: false,
-    };
-    super::repro::run(ws, dag, tracking, args, out)
-}
-
-/// Sets `a.b.c` in the document to the TOML value written as `value`, keeping comments and
-/// layout; only changed values are touched.
-fn set_leaf(doc: &mut toml_edit::DocumentMut, key: &str, value: &str) -> anyhow::Result<()> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let Some((leaf, tables)) = parts.split_last() else {
-        return Ok(());
-    };
-    let mut item = doc.as_item_mut();
-    for part in tables {
-        item = &mut item[*part];
-    }
-    let parsed: toml_edit::Value = value
-        .parse()
-        .or_else(|_| format!("{value:?}").parse())
-        .map_err(|e| anyhow::anyhow!("{key} = {value}: {e}"))?;
-    let current = item
-        .get(*leaf)
-        .and_then(|i| i.as_value())
-        .map(|v| v.to_string());
-    if current.as_deref().map(str::trim) != Some(parsed.to_string().trim()) {
-        let decor = item
-            .get(*leaf)
-            .and_then(|i| i.as_value())
-            .map(|v| v.decor().clone());
-        let mut parsed = parsed;
-        if let Some(decor) = decor {
-            *parsed.decor_mut() = decor;
+fn apply(session: &Session, args: ApplyArgs, out: &Printer) -> anyhow::Result<ExitCode> {
+    let events = |event: Event| {
+        if let Event::Running(name, _) = event {
+            out.line(format!("Running stage `{name}`"));
         }
-        item[*leaf] = toml_edit::Item::Value(parsed);
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_leaf_keeps_comments() {
-        let mut doc: toml_edit::DocumentMut = "# top\n[train]\n# trees\nn = 100 # many\nd = 3\n"
-            .parse()
-            .unwrap();
-        set_leaf(&mut doc, "train.n", "20").unwrap();
-        set_leaf(&mut doc, "train.d", "3").unwrap();
-        assert_eq!(
-            doc.to_string(),
-            "# top\n[train]\n# trees\nn = 20 # many\nd = 3\n"
-        );
-    }
+    };
+    let applied = session.exp_apply(&args.id, &events, &waiting(out))?;
+    out.line(format!(
+        "Applied {} to {PARAMS_FILE}; restored its outputs",
+        applied.record.id
+    ));
+    super::repro::report_outcome(&applied.repro, out)
 }

@@ -17,15 +17,11 @@ mod status;
 pub mod table;
 mod ui;
 
-use crate::dag::Dag;
-use crate::params::ParamValues;
 use crate::pipeline::Pipeline;
 use crate::predict::Predictor;
-use crate::tracking::recorder::Target;
-use crate::workspace::Workspace;
-use anyhow::{bail, Context as _};
+use crate::session::Session;
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -205,32 +201,29 @@ impl App {
             Some(dir) => dir.clone(),
             None => std::env::current_dir().context("reading the current directory")?,
         };
-        let ws = Workspace::discover(&start);
-        let dag = Dag::new(self.pipeline).context("invalid pipeline")?;
-        let tracking = Target::choose(&ws, cli.tracking_uri.as_deref())?;
+        let session = Session::open(self.pipeline, &start, cli.tracking_uri.as_deref())?;
+        let (ws, dag, tracking) = (session.workspace(), session.dag(), session.tracking());
         match cli.command {
-            Command::Repro(args) => repro::run(&ws, &dag, &tracking, args, out),
-            Command::Status(args) => status::run(&ws, &dag, args, out),
-            Command::Dag(args) => dag::run(&ws, &dag, args, out),
-            Command::Exp(command) => exp::run(&ws, &dag, &tracking, command, out),
-            Command::Params(command) => params::run(&ws, &dag, &tracking, command, out),
-            Command::Metrics(command) => metrics::run(&ws, &dag, &tracking, command, out),
-            Command::Plots(command) => plots::run(&ws, &dag, command, out),
-            Command::Experiments(command) => runs::experiments(&tracking, command, out),
-            Command::Runs(command) => runs::runs(&dag, &tracking, command, out),
-            Command::Models(command) => models::run(&tracking, command, out),
-            Command::Ui(args) => ui::run(&ws, dag, &tracking, args, out),
-            Command::Add { paths, link } => data::add(&ws, &start, &dag, &paths, link, out),
-            Command::Checkout { paths } => data::checkout(&ws, &start, &paths, out),
-            Command::Gc { workspace } => data::collect(&ws, workspace, out),
-            Command::Remote(command) => data::remotes(&ws, command, out),
-            Command::Push { remote } => data::transfer(&ws, &start, "push", remote.as_deref(), out),
-            Command::Fetch { remote } => {
-                data::transfer(&ws, &start, "fetch", remote.as_deref(), out)
-            }
-            Command::Pull { remote } => data::transfer(&ws, &start, "pull", remote.as_deref(), out),
+            Command::Repro(args) => repro::run(&session, args, out),
+            Command::Status(args) => status::run(&session, args, out),
+            Command::Dag(args) => dag::run(ws, dag, args, out),
+            Command::Exp(command) => exp::run(&session, command, out),
+            Command::Params(command) => params::run(ws, dag, tracking, command, out),
+            Command::Metrics(command) => metrics::run(ws, dag, tracking, command, out),
+            Command::Plots(command) => plots::run(ws, dag, command, out),
+            Command::Experiments(command) => runs::experiments(tracking, command, out),
+            Command::Runs(command) => runs::runs(dag, tracking, command, out),
+            Command::Models(command) => models::run(tracking, command, out),
+            Command::Ui(args) => ui::run(session, args, out),
+            Command::Add { paths, link } => data::add(&session, &start, &paths, link, out),
+            Command::Checkout { paths } => data::checkout(&session, &start, &paths, out),
+            Command::Gc { workspace } => data::collect(&session, workspace, out),
+            Command::Remote(command) => data::remotes(ws, command, out),
+            Command::Push { remote } => data::push(&session, remote.as_deref(), out),
+            Command::Fetch { remote } => data::fetch(&session, remote.as_deref(), out),
+            Command::Pull { remote } => data::pull(&session, remote.as_deref(), out),
             Command::Predict(args) => {
-                predict::run(&ws, &tracking, self.predictor.as_deref(), args, out)
+                predict::run(ws, tracking, self.predictor.as_deref(), args, out)
             }
         }
     }
@@ -262,51 +255,7 @@ where
     App::new(pipeline).run_args(args, out)
 }
 
-/// Loads and validates `params.toml` (plus overrides) for every section the pipeline declares.
-pub fn load_params(ws: &Workspace, dag: &Dag, overrides: &[String]) -> anyhow::Result<ParamValues> {
-    let mut table = crate::params::read_file(ws.root())?;
-    crate::params::apply_overrides(&mut table, overrides)?;
-    let sections = dag
-        .stages()
-        .iter()
-        .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
-    Ok(crate::params::validate(
-        &table,
-        sections,
-        crate::params::PARAMS_FILE,
-    )?)
-}
-
-/// Resolves stage names given on the command line.
-pub(crate) fn resolve_targets(dag: &Dag, names: &[String]) -> anyhow::Result<Vec<usize>> {
-    names
-        .iter()
-        .map(|name| {
-            dag.find(name).ok_or_else(|| {
-                let known: Vec<&str> = dag.stages().iter().map(|s| s.name.as_str()).collect();
-                anyhow::anyhow!("unknown stage `{name}`; stages are: {}", known.join(", "))
-            })
-        })
-        .collect()
-}
-
-/// The stages a command applies to: all, or the targets with their upstream (or downstream).
-pub(crate) fn select(
-    dag: &Dag,
-    targets: &[usize],
-    single: bool,
-    downstream: bool,
-) -> anyhow::Result<BTreeSet<usize>> {
-    if single && downstream {
-        bail!("--single-item and --downstream cannot be combined");
-    }
-    Ok(if targets.is_empty() {
-        (0..dag.stages().len()).collect()
-    } else if single {
-        targets.iter().copied().collect()
-    } else if downstream {
-        dag.with_downstream(targets)
-    } else {
-        dag.with_upstream(targets)
-    })
+/// What a command prints while it waits for another process's workspace lock.
+fn waiting(out: &Printer) -> impl Fn(&str) + '_ {
+    move |holder| out.line(format!("waiting for the workspace lock held by {holder}…"))
 }

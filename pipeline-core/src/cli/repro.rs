@@ -1,10 +1,8 @@
 //! `repro`: bring outputs up to date, or with `--dry` say what that would do.
 
-use super::{load_params, resolve_targets, select, Printer};
-use crate::dag::Dag;
-use crate::exec::{Engine, Event, Options, Outcome};
-use crate::tracking::recorder::{Recorder, Target};
-use crate::workspace::Workspace;
+use super::{waiting, Printer};
+use crate::exec::{Event, Outcome, StageState};
+use crate::session::{ReproRequest, Scope, Session};
 use anyhow::bail;
 use std::process::ExitCode;
 
@@ -17,7 +15,7 @@ pub struct Args {
     #[arg(short, long)]
     pub force: bool,
     /// Only the named stages, not their upstream.
-    #[arg(short = 's', long = "single-item")]
+    #[arg(short = 's', long = "single-item", conflicts_with = "downstream")]
     pub single: bool,
     /// Print what would run and why; change nothing.
     #[arg(long)]
@@ -30,30 +28,28 @@ pub struct Args {
     pub downstream: bool,
 }
 
-pub fn run(
-    ws: &Workspace,
-    dag: &Dag,
-    tracking: &Target,
-    args: Args,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let params = load_params(ws, dag, &[])?;
-    let targets = resolve_targets(dag, &args.stages)?;
-    let selected = select(dag, &targets, args.single, args.downstream)?;
-    if args.dry {
-        return dry(ws, dag, &params, &selected, args.force, out);
+impl Args {
+    fn request(&self) -> ReproRequest {
+        ReproRequest {
+            stages: self.stages.clone(),
+            scope: if self.single {
+                Scope::Single
+            } else if self.downstream {
+                Scope::WithDownstream
+            } else {
+                Scope::WithUpstream
+            },
+            force: self.force,
+            jobs: self.jobs.map_or(0, usize::from),
+        }
     }
-    let _guard = ws.lock(true, |holder| {
-        out.line(format!("waiting for the workspace lock held by {holder}…"))
-    })?;
-    crate::tracking::recorder::sweep_abandoned(tracking, ws.root())?;
-    let recorder = Recorder::new(tracking.clone(), dag.name(), "repro", "repro", ws.root());
-    let engine = Engine::new(ws, dag, &params)?.with_recorder(&recorder);
-    engine.sweep_leftovers();
-    let options = Options {
-        force: args.force,
-        jobs: args.jobs.map_or(0, usize::from),
-    };
+}
+
+pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
+    let request = args.request();
+    if args.dry {
+        return dry(session, &request, out);
+    }
     let progress = super::progress::Progress::new();
     let events = |event: Event| match event {
         Event::Running(name, reasons) => {
@@ -77,36 +73,25 @@ pub fn run(
             ))
         }),
     };
-    let reports = engine.repro(&selected, &options, &events);
-    if args.stages.is_empty() {
-        engine.prune_lock();
+    let report = session.repro(&request, &events, &waiting(out))?;
+    report_outcome(&report, out)
+}
+
+/// The closing lines of a `repro` (also after `exp apply`), and its exit code.
+pub(super) fn report_outcome(
+    report: &crate::session::ReproReport,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    if let Some(run_id) = &report.run_id {
+        out.line(format!(
+            "Recorded as run {run_id} in experiment `{}`",
+            report.experiment
+        ));
     }
-    engine.finish()?;
-    // Only a run that started (some stage ran or was restored) has anything to record; a no-op
-    // `repro` skips reading the metrics files again.
-    if recorder.parent_run_id().is_some() {
-        let ok = reports.iter().all(|r| r.result.is_ok());
-        let snapshot = crate::compare::workspace(ws, dag).unwrap_or_default();
-        let metrics = snapshot.metrics.into_values().flatten().collect();
-        let flat = crate::exp::flat_params(params.sections());
-        if let Some(run_id) = recorder.finish(ok, &flat, &metrics, &[])? {
-            out.line(format!(
-                "Recorded as run {run_id} in experiment `{}`",
-                dag.name()
-            ));
-        }
-    }
-    let failed: Vec<String> = reports
-        .iter()
-        .filter(|r| r.result.is_err())
-        .map(ToString::to_string)
-        .collect();
-    if reports
-        .iter()
-        .all(|r| matches!(r.result, Ok(Outcome::UpToDate | Outcome::Frozen)))
-    {
+    if report.all_up_to_date() {
         out.line("Everything is up to date.");
     }
+    let failed: Vec<String> = report.failures().map(ToString::to_string).collect();
     match failed.len() {
         0 => Ok(ExitCode::SUCCESS),
         1 => bail!("{}", failed[0]),
@@ -114,34 +99,24 @@ pub fn run(
     }
 }
 
-fn dry(
-    ws: &Workspace,
-    dag: &Dag,
-    params: &crate::params::ParamValues,
-    selected: &std::collections::BTreeSet<usize>,
-    force: bool,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let engine = Engine::new(ws, dag, params)?;
-    for (i, result) in engine.status(selected) {
-        let name = &dag.stage(i).name;
-        match result {
-            Err(error) => out.line(format!("would fail `{name}`: {error}")),
-            Ok(check) if check.reasons.is_empty() && !force => {
-                out.line(format!("`{name}` is up to date"))
-            }
-            Ok(check) => {
-                let mut why: Vec<String> = check.reasons.iter().map(ToString::to_string).collect();
-                if force {
-                    why.push("forced".into());
-                }
-                let verb = if check.cached.is_some() && !force && !dag.stage(i).always_run {
-                    "would restore"
-                } else {
-                    "would run"
-                };
-                out.line(format!("{verb} `{name}` ({})", why.join("; ")));
-            }
+fn dry(session: &Session, request: &ReproRequest, out: &Printer) -> anyhow::Result<ExitCode> {
+    for status in session.plan(request)? {
+        let name = &status.name;
+        let why = || {
+            let reasons: Vec<String> = status
+                .state
+                .reasons()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            reasons.join("; ")
+        };
+        match &status.state {
+            StageState::Frozen => {}
+            StageState::Error(error) => out.line(format!("would fail `{name}`: {error}")),
+            StageState::UpToDate => out.line(format!("`{name}` is up to date")),
+            StageState::Restorable(_) => out.line(format!("would restore `{name}` ({})", why())),
+            StageState::Stale(_) => out.line(format!("would run `{name}` ({})", why())),
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,9 +1,8 @@
-//! `status`: which stages are stale and why, field by field.
+//! `status`: which stages are stale and why, field by field, and how versioned data compares.
 
-use super::{load_params, resolve_targets, select, Printer};
-use crate::dag::Dag;
-use crate::exec::Engine;
-use crate::workspace::Workspace;
+use super::Printer;
+use crate::exec::StageState;
+use crate::session::{DataState, Session};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -17,86 +16,67 @@ pub struct Args {
     pub json: bool,
 }
 
+/// A stage as `status --json` shows it.
 #[derive(Serialize)]
-struct StageStatus {
+struct StageJson {
     stage: String,
     state: &'static str,
     restorable: bool,
     reasons: Vec<String>,
 }
 
+/// A data path as `status --json` shows it.
 #[derive(Serialize)]
-struct DataStatus {
+struct DataJson {
     path: String,
     state: &'static str,
 }
 
-/// Data versioned by pointer files, compared with the workspace.
-fn data_status(ws: &Workspace) -> anyhow::Result<Vec<DataStatus>> {
-    let paths = crate::data::pointer::find(ws.root());
-    if paths.is_empty() {
-        return Ok(Vec::new());
+fn data_key(state: DataState) -> &'static str {
+    match state {
+        DataState::UpToDate => "up_to_date",
+        DataState::Modified => "modified",
+        DataState::Missing => "missing",
     }
-    let state = crate::state::StateCache::load(&ws.layout().state_cache());
-    let mut out = Vec::with_capacity(paths.len());
-    for path in paths {
-        let pointer = crate::data::pointer::Pointer::load(ws.root(), &path)?;
-        let status = match state.hash_path(ws.root(), &path) {
-            Ok(now) if now.hash == pointer.hash => "up_to_date",
-            Ok(_) => "modified",
-            Err(crate::state::HashError::Missing(_)) => "missing",
-            Err(e) => return Err(e.into()),
-        };
-        out.push(DataStatus {
-            path,
-            state: status,
-        });
-    }
-    let _ = state.save();
-    Ok(out)
 }
 
-pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
-    let params = load_params(ws, dag, &[])?;
-    let targets = resolve_targets(dag, &args.stages)?;
-    let selected = select(dag, &targets, false, false)?;
-    let engine = Engine::new(ws, dag, &params)?;
-    let statuses: Vec<StageStatus> = engine
-        .status(&selected)
+pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
+    let stages: Vec<StageJson> = session
+        .status(&args.stages)?
         .into_iter()
-        .map(|(i, result)| {
-            let stage = dag.stage(i).name.clone();
-            match result {
-                Ok(check) if check.reasons.is_empty() => StageStatus {
-                    stage,
-                    state: "up_to_date",
-                    restorable: false,
-                    reasons: Vec::new(),
+        .filter(|s| s.state != StageState::Frozen)
+        .map(|s| {
+            let reasons = match &s.state {
+                StageState::Error(error) => vec![error.clone()],
+                state => state.reasons().iter().map(ToString::to_string).collect(),
+            };
+            StageJson {
+                stage: s.name,
+                state: match s.state {
+                    StageState::UpToDate | StageState::Frozen => "up_to_date",
+                    StageState::Restorable(_) | StageState::Stale(_) => "stale",
+                    StageState::Error(_) => "error",
                 },
-                Ok(check) => StageStatus {
-                    stage,
-                    state: "stale",
-                    restorable: check.cached.is_some(),
-                    reasons: check.reasons.iter().map(ToString::to_string).collect(),
-                },
-                Err(error) => StageStatus {
-                    stage,
-                    state: "error",
-                    restorable: false,
-                    reasons: vec![error.to_string()],
-                },
+                restorable: matches!(s.state, StageState::Restorable(_)),
+                reasons,
             }
         })
         .collect();
-    engine.finish()?;
-    let data = data_status(ws)?;
+    let data: Vec<DataJson> = session
+        .data_status()?
+        .into_iter()
+        .map(|d| DataJson {
+            path: d.path,
+            state: data_key(d.state),
+        })
+        .collect();
     if args.json {
         out.line(serde_json::to_string_pretty(
-            &serde_json::json!({ "stages": statuses, "data": data }),
+            &serde_json::json!({ "stages": stages, "data": data }),
         )?);
         return Ok(ExitCode::SUCCESS);
     }
-    if statuses.iter().all(|s| s.state == "up_to_date")
+    if stages.iter().all(|s| s.state == "up_to_date")
         && data.iter().all(|d| d.state == "up_to_date")
     {
         out.line("Everything is up to date.");
@@ -110,7 +90,7 @@ pub fn run(ws: &Workspace, dag: &Dag, args: Args, out: &Printer) -> anyhow::Resu
         };
         out.line(format!("{}: {} ({hint})", d.path, d.state));
     }
-    for status in &statuses {
+    for status in &stages {
         match status.state {
             "up_to_date" => out.line(format!("{}: up to date", status.stage)),
             state => {

@@ -1,10 +1,8 @@
 //! `ui [--host 127.0.0.1] [--port 5000]`: the web UI.
 
 use super::Printer;
-use crate::dag::Dag;
-use crate::tracking::recorder::Target;
+use crate::session::Session;
 use crate::ui::{serve, UiState};
-use crate::workspace::Workspace;
 use anyhow::Context as _;
 use std::process::ExitCode;
 
@@ -19,21 +17,13 @@ pub struct Args {
     pub port: u16,
 }
 
-pub fn run(
-    ws: &Workspace,
-    dag: Dag,
-    tracking: &Target,
-    args: Args,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let store = tracking.open().context("opening the tracking store")?;
-    let state = UiState {
-        store,
-        dag,
-        ws: ws.clone(),
-    };
+pub fn run(session: Session, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = session
+        .tracking()
+        .open()
+        .context("opening the tracking store")?;
     serve(
-        state,
+        UiState { store, session },
         std::net::SocketAddr::new(args.host, args.port),
         |addr| {
             out.line(format!("Serving the UI on http://{addr}/ (Ctrl-C to stop)"));

@@ -3,9 +3,9 @@
 //! unless `--workspace`), and every tracking artifact (they share the cache).
 
 use super::{versioned, DataError};
-use crate::run_cache::RunCache;
 use crate::cas::ContentStore;
 use crate::entry::PathEntry;
+use crate::run_cache::RunCache;
 use crate::tracking::SqliteStore;
 use crate::workspace::Workspace;
 use std::collections::HashSet;
@@ -61,10 +61,11 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
     }
     let db = ws.layout().state_dir().join("tracking.db");
     if db.is_file() {
-        let tracking = SqliteStore::open(&db, &ws.layout().objects_dir()).map_err(|e| DataError::Pointer {
-            path: db.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let tracking =
+            SqliteStore::open(&db, &ws.layout().objects_dir()).map_err(|e| DataError::Pointer {
+                path: db.display().to_string(),
+                message: e.to_string(),
+            })?;
         keep.extend(tracking.artifact_hashes().map_err(|e| DataError::Pointer {
             path: db.display().to_string(),
             message: e.to_string(),

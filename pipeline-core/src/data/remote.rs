@@ -5,9 +5,9 @@
 
 use super::{versioned, DataError};
 use crate::atomic;
-use crate::run_cache::RunCache;
 use crate::cas::ContentStore;
 use crate::entry::PathEntry;
+use crate::run_cache::RunCache;
 use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

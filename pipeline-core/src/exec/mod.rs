@@ -8,10 +8,11 @@
 //! later step can be redone from the earlier ones.
 
 mod outputs;
+mod plan;
 pub mod scheduler;
-mod status;
 
-use crate::run_cache::{RunCache, RunRecord};
+pub use plan::{StageState, StageStatus};
+
 use crate::cas::{CasError, ContentStore};
 use crate::context::StageContext;
 use crate::dag::Dag;
@@ -19,6 +20,7 @@ use crate::entry::PathEntry;
 use crate::fingerprint::{Reason, StageFingerprint};
 use crate::lockfile::{LockError, LockFile};
 use crate::params::ParamValues;
+use crate::run_cache::{RunCache, RunRecord};
 use crate::state::{HashError, StateCache};
 use crate::tracking::recorder::Recorder;
 use crate::tracking::TrackingError;
@@ -358,7 +360,7 @@ impl<'a> Engine<'a> {
             })?;
         let run_id = match self.recorder {
             Some(recorder) => {
-                let params = crate::exp::flat_params(&check.fingerprint.params);
+                let params = crate::params::flat_params(&check.fingerprint.params);
                 Some(recorder.start_stage(&stage.name, &check.fingerprint.digest(), &params)?)
             }
             None => None,

@@ -39,6 +39,12 @@ pub enum ExpError {
     /// The tracking store failed.
     #[error(transparent)]
     Tracking(#[from] TrackingError),
+    /// The lock file of a scratch workspace could not be read or written.
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
+    /// The experiments' thread pool could not start.
+    #[error("starting the experiment thread pool: {0}")]
+    ThreadPool(String),
     /// No experiment has this id.
     #[error("no experiment `{0}`; `exp show` lists them")]
     NotFound(String),
@@ -78,32 +84,7 @@ pub struct ExpRecord {
 impl ExpRecord {
     /// Params flattened to `section.key` → value text, as tables show them.
     pub fn flat_params(&self) -> BTreeMap<String, String> {
-        flat_params(&self.params)
-    }
-}
-
-/// `section.key` → value text for a set of canonical sections.
-pub fn flat_params(params: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (section, value) in params {
-        flatten_param(section, value, &mut out);
-    }
-    out
-}
-
-fn flatten_param(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, inner) in map {
-                flatten_param(&format!("{prefix}.{key}"), inner, out);
-            }
-        }
-        serde_json::Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
+        crate::params::flat_params(&self.params)
     }
 }
 

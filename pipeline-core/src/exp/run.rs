@@ -3,16 +3,15 @@
 //! run cache instead of running; whatever runs is stored in the object cache. The scratch
 //! workspace is deleted afterwards; the record keeps everything needed to apply the experiment.
 
-use super::{new_id, ExpRecord, RECORD_ARTIFACT};
+use super::{new_id, ExpError, ExpRecord, RECORD_ARTIFACT};
 use crate::dag::Dag;
 use crate::exec::{Engine, Event, Failure, Options};
 use crate::metrics;
-use crate::params::{self, ParamValues};
+use crate::params::ParamValues;
 use crate::pipeline::{DepDef, OutKind};
 use crate::tracking::model::now_ms;
 use crate::tracking::recorder::{Recorder, Target};
 use crate::workspace::Workspace;
-use anyhow::Context as _;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,33 +25,6 @@ pub struct Point {
     pub params: ParamValues,
 }
 
-/// Validates every point before anything runs, so a bad value in one grid point changes nothing.
-pub fn prepare_points(
-    ws: &Workspace,
-    dag: &Dag,
-    points: Vec<Vec<String>>,
-) -> anyhow::Result<Vec<Point>> {
-    let table = params::read_file(ws.root())?;
-    points
-        .into_iter()
-        .map(|overrides| {
-            let mut t = table.clone();
-            params::apply_overrides(&mut t, &overrides)?;
-            let origin = if overrides.is_empty() {
-                params::PARAMS_FILE.to_string()
-            } else {
-                format!("{} with -S {}", params::PARAMS_FILE, overrides.join(" -S "))
-            };
-            let sections = dag
-                .stages()
-                .iter()
-                .flat_map(|s| s.params.iter().map(move |p| (s.name.as_str(), p)));
-            let params = params::validate(&t, sections, &origin)?;
-            Ok(Point { overrides, params })
-        })
-        .collect()
-}
-
 /// Runs `points`, up to `jobs` at a time, each recorded as a tracking run. `say` receives
 /// progress lines.
 pub fn run_points(
@@ -62,12 +34,12 @@ pub fn run_points(
     jobs: usize,
     tracking: &Target,
     say: &(dyn Fn(String) + Sync),
-) -> anyhow::Result<Vec<ExpRecord>> {
+) -> Result<Vec<ExpRecord>, ExpError> {
     ws.layout().sweep_exp_scratch();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
-        .context("starting the experiment thread pool")?;
+        .map_err(|e| ExpError::ThreadPool(e.to_string()))?;
     pool.install(|| {
         points
             .into_par_iter()
@@ -82,7 +54,7 @@ fn run_one(
     point: Point,
     tracking: &Target,
     say: &(dyn Fn(String) + Sync),
-) -> anyhow::Result<ExpRecord> {
+) -> Result<ExpRecord, ExpError> {
     let id = new_id(&point.overrides.join(" "));
     let scratch = ws.layout().exp_scratch(&id);
     let result = run_in(ws, dag, &point, &id, &scratch, tracking, say);
@@ -98,9 +70,9 @@ fn run_in(
     scratch: &Path,
     tracking: &Target,
     say: &(dyn Fn(String) + Sync),
-) -> anyhow::Result<ExpRecord> {
+) -> Result<ExpRecord, ExpError> {
     let exp_ws = Workspace::sharing_caches(ws, scratch);
-    fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    fs::create_dir_all(scratch).map_err(io(scratch))?;
     for stage in dag.stages() {
         for dep in &stage.deps {
             if let DepDef::File(path) = dep {
@@ -142,9 +114,13 @@ fn run_in(
     if error.is_none() {
         for stage in dag.stages() {
             for out in stage.outs.iter().filter(|o| o.kind == OutKind::Metrics) {
-                let bytes = fs::read(scratch.join(&out.path))
-                    .with_context(|| format!("reading {}", out.path))?;
-                let flat = metrics::parse(&out.path, &bytes).map_err(anyhow::Error::msg)?;
+                let file = scratch.join(&out.path);
+                let bytes = fs::read(&file).map_err(io(&file))?;
+                let flat =
+                    metrics::parse(&out.path, &bytes).map_err(|message| ExpError::Corrupt {
+                        path: out.path.clone().into(),
+                        message,
+                    })?;
                 metrics_by_path.insert(out.path.clone(), flat);
             }
         }
@@ -160,8 +136,11 @@ fn run_in(
         error,
     };
     let file = scratch.join("exp.json");
-    fs::write(&file, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("writing {}", file.display()))?;
+    let json = serde_json::to_vec_pretty(&record).map_err(|e| ExpError::Corrupt {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
+    fs::write(&file, json).map_err(io(&file))?;
     let metrics: BTreeMap<String, f64> = record
         .metrics
         .values()
@@ -179,7 +158,7 @@ fn run_in(
 }
 
 /// Copies a file or directory dependency from the main workspace into the scratch one.
-fn copy_into(from_root: &Path, to_root: &Path, rel: &str) -> anyhow::Result<()> {
+fn copy_into(from_root: &Path, to_root: &Path, rel: &str) -> Result<(), ExpError> {
     let from = from_root.join(rel);
     let to = to_root.join(rel);
     if !from.exists() {
@@ -187,15 +166,26 @@ fn copy_into(from_root: &Path, to_root: &Path, rel: &str) -> anyhow::Result<()> 
         return Ok(());
     }
     if from.is_dir() {
-        for entry in fs::read_dir(&from).with_context(|| format!("reading {rel}"))? {
-            let name = entry?.file_name().to_string_lossy().into_owned();
+        for entry in fs::read_dir(&from).map_err(io(&from))? {
+            let name = entry
+                .map_err(io(&from))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             copy_into(from_root, to_root, &format!("{rel}/{name}"))?;
         }
         return Ok(());
     }
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent)?;
+        fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    fs::copy(&from, &to).with_context(|| format!("copying {rel} into the experiment"))?;
+    fs::copy(&from, &to).map_err(io(&to))?;
     Ok(())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExpError + '_ {
+    move |source| ExpError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }

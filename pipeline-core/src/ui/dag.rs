@@ -3,33 +3,37 @@
 
 use super::html::{esc, table};
 use super::UiState;
-use crate::exec::Engine;
+use crate::exec::StageState;
+use crate::session::ReproRequest;
 use axum::extract::State;
 use axum::response::Html;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// A stage's state for display: label, fill colour, and why it is stale.
-type StageState = (&'static str, &'static str, Vec<String>);
-
-fn states(state: &UiState) -> Result<Vec<StageState>, String> {
-    let dag = &state.dag;
-    let params = crate::cli::load_params(&state.ws, dag, &[]).map_err(|e| format!("{e:#}"))?;
-    let engine = Engine::new(&state.ws, dag, &params).map_err(|e| e.to_string())?;
-    let all = (0..dag.stages().len()).collect();
-    let mut out = vec![("frozen", "#d0d7de", Vec::new()); dag.stages().len()];
-    for (i, result) in engine.status(&all) {
-        out[i] = match result {
-            Ok(check) if check.reasons.is_empty() => ("up to date", "#aceebb", Vec::new()),
-            Ok(check) => (
-                "stale",
-                "#fff1a8",
-                check.reasons.iter().map(ToString::to_string).collect(),
-            ),
-            Err(e) => ("error", "#ffcecb", vec![e.to_string()]),
+/// Each stage's state as `status` computes it, with the fill colour the page gives it.
+fn states(state: &UiState) -> Result<Vec<(StageState, &'static str)>, String> {
+    let session = &state.session;
+    let plan = session
+        .plan(&ReproRequest::default())
+        .map_err(|e| e.to_string())?;
+    let mut out = vec![(StageState::Frozen, "#d0d7de"); session.dag().stages().len()];
+    for status in plan {
+        let colour = match &status.state {
+            StageState::UpToDate => "#aceebb",
+            StageState::Restorable(_) | StageState::Stale(_) => "#fff1a8",
+            StageState::Frozen => "#d0d7de",
+            StageState::Error(_) => "#ffcecb",
         };
+        out[status.index] = (status.state, colour);
     }
     Ok(out)
+}
+
+fn reasons(state: &StageState) -> Vec<String> {
+    match state {
+        StageState::Error(error) => vec![error.clone()],
+        state => state.reasons().iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// The page.
@@ -40,7 +44,7 @@ pub async fn page_handler(State(state): State<Arc<UiState>>) -> Html<String> {
 pub use page_handler as page;
 
 fn render(state: &UiState) -> Html<String> {
-    let dag = &state.dag;
+    let dag = state.session.dag();
     let states = match states(state) {
         Ok(states) => states,
         Err(message) => {
@@ -100,7 +104,8 @@ fn render(state: &UiState) -> Html<String> {
     }
     for &i in dag.order() {
         let (x, y) = pos(i);
-        let (label, colour, reasons) = &states[i];
+        let (stage_state, colour) = &states[i];
+        let (label, reasons) = (ui_label(stage_state), reasons(stage_state));
         let _ = write!(
             svg,
             "<g class=\"stage\" data-state=\"{label}\"><title>{tip}</title>\
@@ -120,7 +125,8 @@ fn render(state: &UiState) -> Html<String> {
         .iter()
         .map(|&i| {
             let stage = dag.stage(i);
-            let (label, _, reasons) = &states[i];
+            let (stage_state, _) = &states[i];
+            let (label, reasons) = (ui_label(stage_state), reasons(stage_state));
             vec![
                 esc(&stage.name),
                 esc(label),
@@ -148,4 +154,12 @@ fn render(state: &UiState) -> Html<String> {
         )
     );
     super::html::page(&format!("Pipeline {}", dag.name()), &body)
+}
+
+/// The page's label: a restorable stage is stale all the same (`repro` would restore it).
+fn ui_label(state: &StageState) -> &'static str {
+    match state {
+        StageState::Restorable(_) => "stale",
+        state => state.label(),
+    }
 }

@@ -14,9 +14,8 @@ mod dag;
 mod html;
 mod pages;
 
-use crate::dag::Dag;
+use crate::session::Session;
 use crate::tracking::TrackingStore;
-use crate::workspace::Workspace;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
@@ -26,10 +25,8 @@ use std::sync::Arc;
 pub struct UiState {
     /// The tracking store.
     pub store: Arc<dyn TrackingStore>,
-    /// The pipeline, for the DAG page.
-    pub dag: Dag,
-    /// The workspace, for stage states.
-    pub ws: Workspace,
+    /// The workspace and pipeline, for the DAG page's stage states.
+    pub session: Session,
 }
 
 /// The application's routes.

@@ -3,7 +3,7 @@
 use super::charts;
 use super::html::{error, esc, page, path_q, q, table};
 use super::UiState;
-use crate::cli::table::format_time;
+use crate::display::format_time;
 use crate::metrics::format_value;
 use crate::tracking::model::TAG_PARENT_RUN_ID;
 use crate::tracking::Run;

@@ -343,8 +343,14 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
             &state.join("tracking.db"),
             &state.join("cache"),
         )?),
-        dag: pipeline_core::dag::Dag::new(pipeline_tests::numbers::pipeline())?,
-        ws: pipeline_core::workspace::Workspace::at(ws.path()),
+        session: pipeline_core::session::Session::new(
+            pipeline_core::workspace::Workspace::at(ws.path()),
+            pipeline_core::dag::Dag::new(pipeline_tests::numbers::pipeline())?,
+            pipeline_core::tracking::recorder::Target::Embedded {
+                db: state.join("tracking.db"),
+                objects: state.join("cache"),
+            },
+        ),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

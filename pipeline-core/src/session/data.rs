@@ -1,0 +1,160 @@
+//! Versioned data through a session: `add`, `checkout`, `gc`, remotes and transfers, each
+//! under the workspace lock, and the data part of `status`.
+
+use super::{Session, SessionError};
+use crate::data::remote::{self, Transfer};
+use crate::data::{self, gc, Checkout};
+use crate::entry::PathEntry;
+use crate::state::{HashError, StateCache};
+use std::path::{Path, PathBuf};
+
+/// How a path versioned by a pointer file compares with the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataState {
+    /// The workspace holds what the pointer names.
+    UpToDate,
+    /// The workspace holds something else.
+    Modified,
+    /// Nothing is there.
+    Missing,
+}
+
+/// One path versioned by a pointer file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataStatus {
+    /// The workspace-relative path.
+    pub path: String,
+    /// How it compares.
+    pub state: DataState,
+}
+
+/// What `checkout` did.
+#[derive(Debug, Default)]
+pub struct CheckoutReport {
+    /// Paths restored from the cache.
+    pub restored: Vec<String>,
+    /// Paths that could not be restored, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Session {
+    fn state_cache(&self) -> StateCache {
+        StateCache::load(&self.ws.layout().state_cache())
+    }
+
+    /// Paths given on the command line (relative to `start`, the directory the command runs
+    /// in, or absolute) as workspace-relative paths.
+    fn relative(&self, start: &Path, paths: &[PathBuf]) -> Result<Vec<String>, SessionError> {
+        Ok(paths
+            .iter()
+            .map(|p| data::workspace_relative(&self.ws, start, p))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Data versioned by pointer files, compared with the workspace.
+    pub fn data_status(&self) -> Result<Vec<DataStatus>, SessionError> {
+        let root = self.ws.root();
+        let paths = data::pointer::find(root);
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.state_cache();
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            let pointer = data::pointer::Pointer::load(root, &path)?;
+            let now = match state.hash_path(root, &path) {
+                Ok(now) if now.hash == pointer.hash => DataState::UpToDate,
+                Ok(_) => DataState::Modified,
+                Err(HashError::Missing(_)) => DataState::Missing,
+                Err(e) => return Err(data::DataError::from(e).into()),
+            };
+            out.push(DataStatus { path, state: now });
+        }
+        let _ = state.save();
+        Ok(out)
+    }
+
+    /// `add`: versions each path (relative to `start`) by hash; `link` hard-links instead of
+    /// copying. Returns what each path was recorded as.
+    pub fn add(
+        &self,
+        start: &Path,
+        paths: &[PathBuf],
+        link: bool,
+        waiting: &dyn Fn(&str),
+    ) -> Result<Vec<PathEntry>, SessionError> {
+        let _guard = self.lock(waiting)?;
+        let state = self.state_cache();
+        let mut added = Vec::new();
+        for rel in self.relative(start, paths)? {
+            added.push(data::add(&self.ws, &self.dag, &state, &rel, link)?);
+        }
+        let _ = state.save();
+        Ok(added)
+    }
+
+    /// `checkout`: puts versioned data and stage outputs (all, or those at or below `paths`)
+    /// back as the pointer files and the lock file say.
+    pub fn checkout(
+        &self,
+        start: &Path,
+        paths: &[PathBuf],
+        waiting: &dyn Fn(&str),
+    ) -> Result<CheckoutReport, SessionError> {
+        let _guard = self.lock(waiting)?;
+        self.checkout_locked(&self.relative(start, paths)?)
+    }
+
+    fn checkout_locked(&self, wanted: &[String]) -> Result<CheckoutReport, SessionError> {
+        let state = self.state_cache();
+        let mut report = CheckoutReport::default();
+        for entry in data::versioned(&self.ws)? {
+            let selected = wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|w| &entry.path == w || entry.path.starts_with(&format!("{w}/")));
+            if !selected {
+                continue;
+            }
+            match data::checkout_entry(&self.ws, &state, &entry) {
+                Ok(Checkout::Restored) => report.restored.push(entry.path.clone()),
+                Ok(Checkout::Unchanged) => {}
+                Err(e) => report.failed.push((entry.path.clone(), e.to_string())),
+            }
+        }
+        let _ = state.save();
+        Ok(report)
+    }
+
+    /// `gc`: removes cache objects nothing refers to; with `workspace_only`, also run-cache
+    /// records the lock file does not use.
+    pub fn gc(
+        &self,
+        workspace_only: bool,
+        waiting: &dyn Fn(&str),
+    ) -> Result<gc::Collected, SessionError> {
+        let _guard = self.lock(waiting)?;
+        Ok(gc::collect(&self.ws, workspace_only)?)
+    }
+
+    /// `push`: sends what the remote (default: the default remote) lacks.
+    pub fn push(&self, remote: Option<&str>) -> Result<Transfer, SessionError> {
+        Ok(remote::push(&self.ws, remote)?)
+    }
+
+    /// `fetch`: brings what the local cache lacks from the remote.
+    pub fn fetch(&self, remote: Option<&str>) -> Result<Transfer, SessionError> {
+        Ok(remote::fetch(&self.ws, remote)?)
+    }
+
+    /// `pull`: `fetch`, then `checkout` of everything.
+    pub fn pull(
+        &self,
+        remote: Option<&str>,
+        waiting: &dyn Fn(&str),
+    ) -> Result<(Transfer, CheckoutReport), SessionError> {
+        let transfer = self.fetch(remote)?;
+        let _guard = self.lock(waiting)?;
+        Ok((transfer, self.checkout_locked(&[])?))
+    }
+}
