@@ -21,11 +21,6 @@ impl Ctxt {
         self.errors.push(error);
     }
 
-    /// Whether nothing has gone wrong so far.
-    pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// All recorded errors as `compile_error!` invocations.
     pub fn into_compile_errors(self) -> TokenStream {
         self.errors

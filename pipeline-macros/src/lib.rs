@@ -13,6 +13,9 @@ mod check;
 mod code;
 mod ctxt;
 mod expand;
+/// The graph rules, shared with the runtime: one definition, compiled into both crates.
+#[path = "../../pipeline-core/src/dag/rules.rs"]
+mod rules;
 mod symbol;
 
 use proc_macro::TokenStream;

@@ -3,8 +3,10 @@
 //! topological order that follows declaration order where the graph leaves a choice.
 
 pub mod render;
+pub mod rules;
 
 use crate::pipeline::{DepDef, Pipeline, StageDef};
+use rules::{RuleDep, RuleStage, Violation};
 use std::collections::{BTreeSet, HashMap};
 
 /// Why a pipeline is not a valid graph.
@@ -31,15 +33,25 @@ pub enum DagError {
         /// The dependency as written.
         dep: String,
     },
-    /// A path is absolute or leaves the workspace.
-    #[error("stage `{stage}`: path `{path}` {why}")]
+    /// A path is absolute, leaves the workspace or enters `.pipeline/`.
+    #[error("stage `{stage}`: path {why}")]
     BadPath {
         /// The stage.
         stage: String,
+        /// What is wrong, path included.
+        why: String,
+    },
+    /// A file dependency is another stage's output, undeclared as such.
+    #[error("stage `{stage}` depends on `{path}` as a file, but stage `{producer}` writes it; depend on it as `{producer}::{output}`")]
+    FileDepIsOutput {
+        /// The dependent stage.
+        stage: String,
         /// The path.
         path: String,
-        /// What is wrong.
-        why: &'static str,
+        /// The stage writing it.
+        producer: String,
+        /// The output's name.
+        output: String,
     },
     /// The graph has a cycle.
     #[error("dependency cycle: {}", .0.join(" -> "))]
@@ -56,50 +68,22 @@ pub struct Dag {
 }
 
 impl Dag {
-    /// Validates `pipeline` into a graph.
+    /// Validates `pipeline` into a graph, with the rules the macro applies at compile time.
     pub fn new(pipeline: Pipeline) -> Result<Dag, DagError> {
         let stages = &pipeline.stages;
+        if let Some(violation) = rules::check(&rule_stages(stages)).into_iter().next() {
+            return Err(error_of(stages, violation));
+        }
         let mut index = HashMap::new();
         for (i, stage) in stages.iter().enumerate() {
-            if index.insert(stage.name.clone(), i).is_some() {
-                return Err(DagError::DuplicateStage(stage.name.clone()));
-            }
+            index.insert(stage.name.clone(), i);
         }
-        let mut writers: HashMap<&str, usize> = HashMap::new();
-        for (i, stage) in stages.iter().enumerate() {
-            for out in &stage.outs {
-                check_path(stage, &out.path)?;
-                if let Some(&j) = writers.get(out.path.as_str()) {
-                    return Err(DagError::DuplicateOutput {
-                        path: out.path.clone(),
-                        first: stages[j].name.clone(),
-                        second: stage.name.clone(),
-                    });
-                }
-                writers.insert(&out.path, i);
-            }
-        }
-        check_nesting(stages)?;
         let mut upstream = vec![Vec::new(); stages.len()];
         let mut downstream = vec![Vec::new(); stages.len()];
         for (i, stage) in stages.iter().enumerate() {
             for dep in &stage.deps {
-                check_path(stage, dep.path())?;
-                let producer = match dep {
-                    DepDef::Output {
-                        stage: from, name, ..
-                    } => {
-                        let found = index
-                            .get(from)
-                            .filter(|&&j| stages[j].outs.iter().any(|o| &o.name == name));
-                        Some(*found.ok_or_else(|| DagError::UnknownOutput {
-                            stage: stage.name.clone(),
-                            dep: format!("{from}::{name}"),
-                        })?)
-                    }
-                    DepDef::File(path) => writers.get(path.as_str()).copied(),
-                };
-                if let Some(j) = producer {
+                if let DepDef::Output { stage: from, .. } = dep {
+                    let j = index[from];
                     if !upstream[i].contains(&j) {
                         upstream[i].push(j);
                         downstream[j].push(i);
@@ -107,7 +91,7 @@ impl Dag {
                 }
             }
         }
-        let order = topological(stages, &upstream)?;
+        let order = topological(&upstream);
         Ok(Dag {
             pipeline,
             upstream,
@@ -174,55 +158,81 @@ impl Dag {
     }
 }
 
-fn check_path(stage: &StageDef, path: &str) -> Result<(), DagError> {
-    let bad = |why| {
-        Err(DagError::BadPath {
-            stage: stage.name.clone(),
-            path: path.to_string(),
-            why,
+fn rule_stages(stages: &[StageDef]) -> Vec<RuleStage<'_>> {
+    stages
+        .iter()
+        .map(|stage| RuleStage {
+            name: &stage.name,
+            outs: stage
+                .outs
+                .iter()
+                .map(|o| (o.name.as_str(), o.path.as_str()))
+                .collect(),
+            deps: stage
+                .deps
+                .iter()
+                .map(|dep| match dep {
+                    DepDef::File(path) => RuleDep::File(path),
+                    DepDef::Output { stage, name, .. } => RuleDep::Output {
+                        stage,
+                        output: name,
+                    },
+                })
+                .collect(),
         })
-    };
-    if path.is_empty() {
-        return bad("is empty");
-    }
-    if path.starts_with('/') || path.starts_with('\\') || path.get(1..2) == Some(":") {
-        return bad("is absolute");
-    }
-    if path.split(['/', '\\']).any(|p| p == "..") {
-        return bad("escapes the workspace");
-    }
-    if path.split('/').any(|p| p.is_empty() || p == ".") {
-        return bad("is not normalized");
-    }
-    Ok(())
+        .collect()
 }
 
-fn check_nesting(stages: &[StageDef]) -> Result<(), DagError> {
-    let mut all: Vec<(&str, &str)> = stages
-        .iter()
-        .flat_map(|s| {
-            s.outs
-                .iter()
-                .map(move |o| (o.path.as_str(), s.name.as_str()))
-        })
-        .collect();
-    all.sort_unstable();
-    for pair in all.windows(2) {
-        let ((dir, first), (path, second)) = (pair[0], pair[1]);
-        if path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/') {
-            return Err(DagError::DuplicateOutput {
-                path: path.to_string(),
-                first: first.to_string(),
-                second: second.to_string(),
-            });
+fn error_of(stages: &[StageDef], violation: Violation) -> DagError {
+    let name = |i: usize| stages[i].name.clone();
+    let dep = |i: usize, d: usize| match &stages[i].deps[d] {
+        DepDef::File(path) => path.clone(),
+        DepDef::Output { stage, name, .. } => format!("{stage}::{name}"),
+    };
+    match violation {
+        Violation::DuplicateStage { stage } => DagError::DuplicateStage(name(stage)),
+        Violation::BadPath { stage, why, .. } => DagError::BadPath {
+            stage: name(stage),
+            why,
+        },
+        Violation::DuplicateOutputName { stage, out }
+        | Violation::OutputClash {
+            second: (stage, out),
+            ..
+        } => {
+            let first = match violation {
+                Violation::OutputClash { first, .. } => first.0,
+                _ => stage,
+            };
+            DagError::DuplicateOutput {
+                path: stages[stage].outs[out].path.clone(),
+                first: name(first),
+                second: name(stage),
+            }
         }
+        Violation::UnknownStage { stage, dep: d }
+        | Violation::UnknownOutput { stage, dep: d, .. } => DagError::UnknownOutput {
+            stage: name(stage),
+            dep: dep(stage, d),
+        },
+        Violation::FileDepIsOutput {
+            stage,
+            dep: d,
+            producer: (p, o),
+        } => DagError::FileDepIsOutput {
+            stage: name(stage),
+            path: dep(stage, d),
+            producer: name(p),
+            output: stages[p].outs[o].name.clone(),
+        },
+        Violation::Cycle { path, .. } => DagError::Cycle(path.into_iter().map(name).collect()),
     }
-    Ok(())
 }
 
 /// Kahn's algorithm, always taking the earliest-declared ready stage, so the order is stable.
-fn topological(stages: &[StageDef], upstream: &[Vec<usize>]) -> Result<Vec<usize>, DagError> {
-    let n = stages.len();
+/// The rules have ruled out cycles.
+fn topological(upstream: &[Vec<usize>]) -> Vec<usize> {
+    let n = upstream.len();
     let mut pending: Vec<usize> = upstream.iter().map(Vec::len).collect();
     let mut downstream = vec![Vec::new(); n];
     for (i, ups) in upstream.iter().enumerate() {
@@ -241,30 +251,7 @@ fn topological(stages: &[StageDef], upstream: &[Vec<usize>]) -> Result<Vec<usize
             }
         }
     }
-    if order.len() == n {
-        return Ok(order);
-    }
-    // Walk upstream edges from a stage left over until one repeats: that is a cycle.
-    let mut at = (0..n).find(|&i| pending[i] > 0).unwrap_or(0);
-    let mut path = vec![at];
-    loop {
-        let next = upstream[at]
-            .iter()
-            .copied()
-            .find(|&j| pending[j] > 0)
-            .unwrap_or(at);
-        if let Some(pos) = path.iter().position(|&p| p == next) {
-            let mut cycle: Vec<String> = path[pos..]
-                .iter()
-                .rev()
-                .map(|&i| stages[i].name.clone())
-                .collect();
-            cycle.push(cycle[0].clone());
-            return Err(DagError::Cycle(cycle));
-        }
-        path.push(next);
-        at = next;
-    }
+    order
 }
 
 #[cfg(test)]
@@ -285,7 +272,9 @@ mod tests {
                     .dep_output("b", "o", "b.txt")
                     .out("o", "c.txt", OutKind::Out),
                 stage("a").out("o", "a.txt", OutKind::Out),
-                stage("b").dep_file("a.txt").out("o", "b.txt", OutKind::Out),
+                stage("b")
+                    .dep_output("a", "o", "a.txt")
+                    .out("o", "b.txt", OutKind::Out),
             ],
         ))
         .unwrap();
@@ -334,5 +323,28 @@ mod tests {
             vec![stage("a").out("o", "../x", OutKind::Out)],
         ));
         assert!(matches!(escape, Err(DagError::BadPath { .. })));
+        let owned = Dag::new(Pipeline::new(
+            "p",
+            vec![stage("a").out("o", ".pipeline/x", OutKind::Out)],
+        ));
+        assert!(matches!(owned, Err(DagError::BadPath { .. })));
+    }
+
+    #[test]
+    fn a_file_dependency_written_by_a_stage_is_refused_as_the_macro_does() {
+        let hidden = Dag::new(Pipeline::new(
+            "p",
+            vec![
+                stage("a").out("o", "data", OutKind::Out),
+                stage("b")
+                    .dep_file("data/x.csv")
+                    .out("o", "b", OutKind::Out),
+            ],
+        ));
+        let error = hidden.err().expect("refused").to_string();
+        assert_eq!(
+            error,
+            "stage `b` depends on `data/x.csv` as a file, but stage `a` writes it; depend on it as `a::o`"
+        );
     }
 }

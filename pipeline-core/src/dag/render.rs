@@ -145,9 +145,9 @@ mod tests {
             "p",
             vec![
                 s("a").out("o", "a", OutKind::Out),
-                s("b").dep_file("a").out("o", "b", OutKind::Out),
-                s("c").dep_file("a").out("o", "c", OutKind::Out),
-                s("d").dep_file("b").dep_file("c"),
+                s("b").dep_output("a", "o", "a").out("o", "b", OutKind::Out),
+                s("c").dep_output("a", "o", "a").out("o", "c", OutKind::Out),
+                s("d").dep_output("b", "o", "b").dep_output("c", "o", "c"),
             ],
         ))
         .unwrap()
