@@ -48,6 +48,33 @@ fn experiments_start_with_default_and_count_up() {
 }
 
 #[test]
+fn non_finite_metrics_are_kept_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = &store.create_run("0", "r", None, &[], 0).unwrap().run_id;
+    store
+        .log_batch(
+            id,
+            &[
+                Metric::new("nan", f64::NAN, 1, 0),
+                Metric::new("inf", f64::INFINITY, 1, 0),
+                Metric::new("ninf", f64::NEG_INFINITY, 1, 0),
+            ],
+            &[],
+            &[],
+        )
+        .unwrap();
+    let run = store.get_run(id).unwrap();
+    assert!(run.metric("nan").unwrap().value.is_nan());
+    assert_eq!(run.metric("inf").unwrap().value, f64::INFINITY);
+    assert_eq!(run.metric("ninf").unwrap().value, f64::NEG_INFINITY);
+    let json = serde_json::to_string(&run).unwrap();
+    let back: pipeline_core::tracking::Run = serde_json::from_str(&json).unwrap();
+    assert!(back.metric("nan").unwrap().value.is_nan());
+    assert_eq!(back.metric("inf").unwrap().value, f64::INFINITY);
+}
+
+#[test]
 fn runs_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
