@@ -93,7 +93,7 @@ pub fn top_level_only_leaves_out_child_runs(store: &dyn TrackingStore) {
     };
     assert_eq!(
         ids(&store.search_runs(&filtered).unwrap().runs),
-        [parents[1].clone()]
+        vec![parents[1].clone()]
     );
 }
 

@@ -63,7 +63,7 @@ pub fn runs_with_parent_and_tags(store: &dyn TrackingStore) {
         &format!("tags.mlflow.parentRunId = '{}'", parent.run_id),
         &[],
     );
-    assert_eq!(super::ids(&kids), [child.run_id.clone()]);
+    assert_eq!(super::ids(&kids), vec![child.run_id.clone()]);
 
     // A generated name when none is given.
     let anon = store.create_run(&exp, "", None, &[], 3000).unwrap();

@@ -39,7 +39,7 @@ pub fn search_through_the_filter_language(store: &dyn TrackingStore) {
         "metrics.accuracy > 0.9 AND params.max_depth = '10' AND attributes.status = 'FINISHED'",
         &["metrics.accuracy DESC"],
     );
-    assert_eq!(ids(&hits), [id.clone()]);
+    assert_eq!(ids(&hits), vec![id.clone()]);
     // The run with the metric first, the parent (missing it) last.
     let all = search(store, &exp, "", &["metrics.accuracy DESC"]);
     assert_eq!(ids(&all), [id.clone(), parent.run_id.clone()]);
@@ -47,7 +47,7 @@ pub fn search_through_the_filter_language(store: &dyn TrackingStore) {
     let one = |filter: &str| ids(&search(store, &exp, filter, &[]));
     assert_eq!(
         one("params.p001 LIKE 'value-%' AND tags.stage ILIKE 'TRA%'"),
-        [id.clone()]
+        vec![id.clone()]
     );
     assert!(one("params.p001 LIKE 'VALUE-%'").is_empty());
     assert_eq!(
@@ -55,13 +55,13 @@ pub fn search_through_the_filter_language(store: &dyn TrackingStore) {
             "attributes.run_id IN ('{}', 'nope')",
             parent.run_id
         )),
-        [parent.run_id.clone()]
+        vec![parent.run_id.clone()]
     );
     assert_eq!(
         one("metrics.nan_metric != 5 AND metrics.loss <= 0.001"),
-        [id.clone()]
+        vec![id.clone()]
     );
-    assert_eq!(one("params.`max_depth` = '10'"), [id.clone()]);
+    assert_eq!(one("params.`max_depth` = '10'"), vec![id.clone()]);
 }
 
 pub fn default_order_limits_and_experiments(store: &dyn TrackingStore) {

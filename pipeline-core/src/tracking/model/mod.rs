@@ -412,8 +412,6 @@ pub(super) fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Checks a param, metric or tag key against MLflow's rules: at most 250
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,8 @@ pub(super) fn object_path(objects: &Path, hash: &str) -> PathBuf {
     }
 }
 
+/// Stores a file's bytes under their hash (no-op if already present) and
+/// returns `(hash, size)`.
 pub(super) fn store_object(objects: &Path, local_file: &Path) -> Result<(String, u64)> {
     let mut src = File::open(local_file).map_err(|e| TrackingError::io(local_file, e))?;
     let mut tmp = tempfile::Builder::new()
@@ -87,7 +89,7 @@ pub(super) fn store_object(objects: &Path, local_file: &Path) -> Result<(String,
 }
 
 /// Copies an object to `dest`, hashing on the way; a mismatch leaves
-
+/// `dest` untouched and names the corrupt object.
 pub(super) fn copy_object_verified(objects: &Path, hash: &str, dest: &Path) -> Result<()> {
     let object = object_path(objects, hash);
     let mut src = match File::open(&object) {
