@@ -228,13 +228,12 @@ fn stage_run_ids_follow_fingerprints_so_outputs_stay_identical() {
 /// With an MLflow server (`MLFLOW_TEST_URI`, started by `.ci/run`), the pipeline's run, params,
 /// metrics and model artifact are visible through the server's own REST API.
 #[test]
+#[ignore = "needs MLFLOW_TEST_URI"]
 fn recorded_on_a_real_mlflow_server() {
-    let Ok(uri) = std::env::var("MLFLOW_TEST_URI") else {
-        eprintln!(
-            "skipping: MLFLOW_TEST_URI is not set (scripts/mlflow-server.sh starts a server)"
-        );
-        return;
-    };
+    let uri = std::env::var("MLFLOW_TEST_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("MLFLOW_TEST_URI must name an MLflow server (scripts/mlflow-server.sh start)");
     let ws = workspace();
     let out = run(&ws, &["--tracking-uri", &uri, "repro"]);
     let run_id = out

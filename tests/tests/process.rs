@@ -209,9 +209,17 @@ fn a_killed_run_is_marked_killed_at_the_next_start() {
     std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
     assert!(line.starts_with("Running stage `slow_a`"), "{line}");
     std::thread::sleep(Duration::from_millis(100));
+    let killed_pid = child.id().to_string();
     child.kill().unwrap();
     child.wait().unwrap();
 
+    // The next command that starts runs marks them; read-only commands never write.
+    let next = repro(ws.path(), &["slow_b"], 0);
+    assert!(
+        next.status.success(),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
     let out = fixture()
         .arg("-C")
         .arg(ws.path())
@@ -228,6 +236,13 @@ fn a_killed_run_is_marked_killed_at_the_next_start() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|r| {
+            r["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["key"] == "pipeline.pid" && t["value"] == killed_pid.as_str())
+        })
         .map(|r| r["info"]["status"].as_str().unwrap())
         .collect();
     assert_eq!(

@@ -5,8 +5,9 @@ use super::{table, Printer};
 use crate::dag::Dag;
 use crate::metrics::format_value;
 use crate::tracking::model::TAG_PARENT_RUN_ID;
+use crate::tracking::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::tracking::recorder::Target;
-use crate::tracking::{Run, TrackingStore};
+use crate::tracking::{Run, SearchQuery, TrackingStore};
 use anyhow::{bail, Context as _};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -63,9 +64,12 @@ pub struct ListArgs {
     /// Include the per-stage child runs.
     #[arg(long)]
     pub all: bool,
-    /// At most this many runs.
-    #[arg(long, default_value_t = 1000)]
+    /// At most this many runs (one page; the store caps a page at 1,000).
+    #[arg(long = "max-results", alias = "max", default_value_t = DEFAULT_PAGE_SIZE)]
     pub max: usize,
+    /// Continue after a previous page: the token it printed.
+    #[arg(long)]
+    pub page_token: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -129,13 +133,15 @@ fn list(
         });
         return Ok(ExitCode::SUCCESS);
     };
-    let filter = args.filter.as_deref().unwrap_or("");
-    let mut runs =
-        store.search_runs(&[experiment.experiment_id], filter, &args.order_by, 50_000)?;
-    if !args.all {
-        runs.retain(|r| !r.is_child());
-    }
-    runs.truncate(args.max);
+    let page = store.search_runs(&SearchQuery {
+        filter: args.filter.clone().unwrap_or_default(),
+        order_by: args.order_by.clone(),
+        max_results: args.max,
+        page_token: args.page_token.clone(),
+        top_level_only: !args.all,
+        ..SearchQuery::new(&[experiment.experiment_id])
+    })?;
+    let runs = page.runs;
     if args.json {
         out.line(serde_json::to_string_pretty(&runs)?);
         return Ok(ExitCode::SUCCESS);
@@ -144,6 +150,9 @@ fn list(
         out.line("No runs match.");
         return Ok(ExitCode::SUCCESS);
     }
+    let more = page
+        .next_page_token
+        .map(|token| format!("More runs match: add --page-token {token} for the next page."));
     let metric_keys: BTreeSet<&str> = runs
         .iter()
         .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
@@ -180,31 +189,21 @@ fn list(
         })
         .collect();
     out.line(table::render(&headers, &rows).trim_end());
+    if let Some(more) = more {
+        out.line(more);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The run `id` is or uniquely starts with, among the pipeline's runs.
 fn find(dag: &Dag, store: &dyn TrackingStore, id: &str) -> anyhow::Result<Run> {
-    if let Ok(run) = store.get_run(id) {
-        return Ok(run);
-    }
-    let experiments: Vec<String> = store
-        .list_experiments()?
-        .into_iter()
-        .map(|e| e.experiment_id)
-        .collect();
-    let mut matches: Vec<Run> = store
-        .search_runs(&experiments, "", &[], 50_000)?
-        .into_iter()
-        .filter(|r| r.info.run_id.starts_with(id) || r.info.run_name == id)
-        .collect();
-    match (matches.pop(), matches.len()) {
-        (Some(run), 0) => Ok(run),
-        (None, _) => bail!(
+    match store.find_run(id) {
+        Ok(run) => Ok(run),
+        Err(e) if e.is_not_found() => bail!(
             "no run `{id}` in the tracking store (pipeline `{}`)",
             dag.name()
         ),
-        (Some(_), n) => bail!("`{id}` matches {} runs; give more of the id", n + 1),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -222,13 +221,13 @@ fn show(
         .map(|f| (f.path, f.file_size))
         .collect();
     let children: Vec<Run> = store
-        .search_runs(
-            std::slice::from_ref(&run.info.experiment_id),
-            &format!("tags.`{TAG_PARENT_RUN_ID}` = '{}'", run.info.run_id),
-            &[],
-            1000,
-        )
-        .context("finding stage runs")?;
+        .search_runs(&SearchQuery {
+            filter: format!("tags.`{TAG_PARENT_RUN_ID}` = '{}'", run.info.run_id),
+            max_results: MAX_PAGE_SIZE,
+            ..SearchQuery::new(std::slice::from_ref(&run.info.experiment_id))
+        })
+        .context("finding stage runs")?
+        .runs;
     if json {
         let value = serde_json::json!({
             "run": run,

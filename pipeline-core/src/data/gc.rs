@@ -59,7 +59,7 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
             keep_entry(&store, entry, &mut keep);
         }
     }
-    let db = ws.layout().state_dir().join("tracking.db");
+    let db = ws.layout().tracking_db();
     if db.is_file() {
         let tracking =
             SqliteStore::open(&db, &ws.layout().objects_dir()).map_err(|e| DataError::Pointer {

@@ -11,8 +11,9 @@ pub mod run;
 
 use crate::lockfile::LockFile;
 use crate::metrics::Flat;
+use crate::tracking::query::MAX_PAGE_SIZE;
 use crate::tracking::recorder::{Target, TAG_KIND};
-use crate::tracking::TrackingError;
+use crate::tracking::{SearchQuery, TrackingError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,18 +143,31 @@ impl ExperimentLog for StoreLog {
         let Some(experiment) = store.get_experiment_by_name(&self.experiment)? else {
             return Ok(Vec::new());
         };
-        let filter = format!("tags.`{TAG_KIND}` = 'exp'");
-        let order = ["attributes.start_time ASC".to_string()];
-        let runs = store.search_runs(&[experiment.experiment_id], &filter, &order, 50_000)?;
+        let mut query = SearchQuery {
+            filter: format!("tags.`{TAG_KIND}` = 'exp'"),
+            order_by: vec!["attributes.start_time ASC".to_string()],
+            max_results: MAX_PAGE_SIZE,
+            ..SearchQuery::new(&[experiment.experiment_id])
+        };
+        // Page by page: only the experiment records are kept, not the runs.
+        let mut runs = Vec::new();
+        loop {
+            let page = store.search_runs(&query)?;
+            runs.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            query.page_token = page.next_page_token;
+            if query.page_token.is_none() {
+                break;
+            }
+        }
         let scratch = tempfile::tempdir().map_err(|source| ExpError::Io {
             path: std::env::temp_dir(),
             source,
         })?;
         let mut out = Vec::with_capacity(runs.len());
-        for run in runs {
-            let file = scratch.path().join(&run.info.run_id);
+        for run_id in runs {
+            let file = scratch.path().join(&run_id);
             if store
-                .download_artifact(&run.info.run_id, RECORD_ARTIFACT, &file)
+                .download_artifact(&run_id, RECORD_ARTIFACT, &file)
                 .is_err()
             {
                 // A run killed before it recorded its experiment: nothing to show or apply.
@@ -165,10 +179,10 @@ impl ExperimentLog for StoreLog {
             })?;
             let mut record: ExpRecord =
                 serde_json::from_slice(&bytes).map_err(|e| ExpError::Corrupt {
-                    path: PathBuf::from(format!("runs:/{}/{RECORD_ARTIFACT}", run.info.run_id)),
+                    path: PathBuf::from(format!("runs:/{}/{RECORD_ARTIFACT}", run_id)),
                     message: e.to_string(),
                 })?;
-            record.run_id = Some(run.info.run_id.clone());
+            record.run_id = Some(run_id.clone());
             out.push(record);
         }
         Ok(out)

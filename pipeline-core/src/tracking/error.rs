@@ -3,6 +3,8 @@
 //! Both stores (embedded SQLite and the MLflow REST client) report failures
 //! through [`TrackingError`] so that pipeline code can react to, say, a changed
 //! parameter or a missing run the same way whichever backend is configured.
+//! Backend failures are wrapped at the backend's boundary into
+//! [`TrackingError::Backend`], so no database or HTTP library type appears here.
 //! Every message names the run id, key, model or file involved, because these
 //! errors usually surface in logs far away from the call that caused them.
 
@@ -51,6 +53,15 @@ pub enum TrackingError {
         old_value: String,
         /// Value that was rejected.
         new_value: String,
+    },
+
+    /// A run id prefix (or run name) names more than one run.
+    #[error("'{id}' matches {matches} runs; give more of the run id")]
+    AmbiguousRun {
+        /// The prefix or name given.
+        id: String,
+        /// How many runs it matches.
+        matches: u64,
     },
 
     /// Some other argument is unacceptable (empty name, reserved alias, ...).
@@ -183,14 +194,17 @@ pub enum TrackingError {
         source: std::io::Error,
     },
 
-    /// The embedded database failed.
-    #[error("database error while {context}: {source}")]
-    Database {
-        /// The operation being carried out, naming the run or key.
+    /// The backend failed below the level of tracking semantics: the database, the network,
+    /// or a server answering something that is not MLflow's protocol. Carries the backend's
+    /// message only, so no backend type leaks past its module.
+    #[error("{backend} error while {context}: {message}")]
+    Backend {
+        /// `"sqlite"` or `"mlflow server"`.
+        backend: &'static str,
+        /// The operation being carried out, naming the run, key or endpoint.
         context: String,
-        /// Underlying error.
-        #[source]
-        source: rusqlite::Error,
+        /// The backend's own description of the failure.
+        message: String,
     },
 
     /// The on-disk schema is newer than this build understands.
@@ -217,24 +231,6 @@ pub enum TrackingError {
         message: String,
     },
 
-    /// The MLflow server could not be reached or the transfer failed.
-    #[error("HTTP request to {endpoint} failed: {message}")]
-    Http {
-        /// Endpoint that was called.
-        endpoint: String,
-        /// Transport-level failure description.
-        message: String,
-    },
-
-    /// The MLflow server answered with something that is not the expected document.
-    #[error("unexpected response from {endpoint}: {message}")]
-    Protocol {
-        /// Endpoint that was called.
-        endpoint: String,
-        /// What was wrong with the response.
-        message: String,
-    },
-
     /// The operation is not possible with this backend or configuration.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -242,17 +238,9 @@ pub enum TrackingError {
 
 impl TrackingError {
     /// Wraps an I/O error with the path it concerns.
-    pub(super) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrackingError::Io {
             path: path.into(),
-            source,
-        }
-    }
-
-    /// Wraps a database error with a description of the operation.
-    pub(super) fn db(context: impl Into<String>, source: rusqlite::Error) -> Self {
-        TrackingError::Database {
-            context: context.into(),
             source,
         }
     }

@@ -5,16 +5,20 @@
 //! Two backends implement [`TrackingStore`]: [`SqliteStore`], an embedded
 //! store needing only a local directory, and [`RestStore`], a client for an
 //! MLflow tracking server. Everything else here (types, validation, the
-//! search-filter language, URIs) is shared so both behave alike.
+//! search-filter language, paged queries, URIs) is shared so both behave
+//! alike; database and HTTP types stay inside `sqlite/` and `rest/`.
 #![deny(missing_docs)]
 
+pub mod active_runs;
 pub mod error;
 pub mod filter;
 pub mod model;
+pub mod query;
 pub mod recorder;
 pub mod rest;
 pub mod sqlite;
 pub mod store;
+pub mod target;
 pub mod uri;
 
 pub use self::error::{Result, TrackingError};
@@ -23,7 +27,9 @@ pub use self::model::{
     Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
     Tag,
 };
+pub use self::query::{RunPage, SearchQuery};
 pub use self::rest::RestStore;
 pub use self::sqlite::SqliteStore;
 pub use self::store::TrackingStore;
+pub use self::target::Target;
 pub use self::uri::TrackingUri;

@@ -7,12 +7,15 @@
 //! the same inputs give the same run id, which keeps outputs that mention it (the Iris
 //! `metadata.json`) reproducible byte for byte.
 
+use super::active_runs;
 use super::model::{now_ms, TAG_PIPELINE_HOST, TAG_PIPELINE_PID};
-use super::{Metric, Param, RestStore, RunStatus, SqliteStore, Tag, TrackingError, TrackingStore};
-use crate::workspace::Workspace;
+use super::{Metric, Param, RunStatus, SearchQuery, Tag, TrackingError, TrackingStore};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+
+pub use super::active_runs::sweep_abandoned;
+pub use super::target::Target;
 
 /// Tag naming what created a parent run: `repro` or `exp`.
 pub const TAG_KIND: &str = "pipeline.kind";
@@ -20,114 +23,6 @@ pub const TAG_KIND: &str = "pipeline.kind";
 pub const TAG_STAGE: &str = "pipeline.stage";
 /// Tag on stage runs: the stage fingerprint.
 pub const TAG_FINGERPRINT: &str = "pipeline.fingerprint";
-
-/// Where runs are recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// The embedded store: `.pipeline/tracking.db`, artifacts in the object cache.
-    Embedded {
-        /// The SQLite database.
-        db: PathBuf,
-        /// The content-addressed objects directory (shared with pipeline outputs).
-        objects: PathBuf,
-    },
-    /// An MLflow tracking server.
-    Server(String),
-}
-
-impl Target {
-    /// `--tracking-uri`, else `MLFLOW_TRACKING_URI`, else the workspace's embedded store.
-    pub fn choose(ws: &Workspace, uri: Option<&str>) -> Result<Target, TrackingError> {
-        let from_env = std::env::var("MLFLOW_TRACKING_URI")
-            .ok()
-            .filter(|v| !v.is_empty());
-        match uri.map(str::to_string).or(from_env) {
-            Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Ok(Target::Server(uri)),
-            Some(uri) => Err(TrackingError::InvalidUri {
-                uri,
-                reason: "a tracking URI is an http:// or https:// MLflow server (leave it unset for the embedded store)".into(),
-            }),
-            None => Ok(Target::Embedded {
-                db: ws.layout().state_dir().join("tracking.db"),
-                objects: ws.layout().objects_dir(),
-            }),
-        }
-    }
-
-    /// Opens the store, marking runs whose process died as KILLED.
-    pub fn open(&self) -> Result<Arc<dyn TrackingStore>, TrackingError> {
-        let store: Arc<dyn TrackingStore> = match self {
-            Target::Embedded { db, objects } => Arc::new(SqliteStore::open(db, objects)?),
-            Target::Server(url) => Arc::new(RestStore::new(url)?),
-        };
-        store.mark_abandoned_runs(&run_is_alive)?;
-        Ok(store)
-    }
-
-    fn chooses_ids(&self) -> bool {
-        matches!(self, Target::Embedded { .. })
-    }
-}
-
-fn marker_dir(root: &Path) -> PathBuf {
-    crate::layout::Layout::new(root.to_path_buf()).active_runs_dir()
-}
-
-/// Marks runs of processes that died mid-way as KILLED, if any left a marker. Costs one
-/// directory read when there is nothing to do, so every `repro` can afford it.
-pub fn sweep_abandoned(target: &Target, root: &Path) -> Result<(), TrackingError> {
-    let Ok(entries) = std::fs::read_dir(marker_dir(root)) else {
-        return Ok(());
-    };
-    let dead: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let pid = name.split('-').next().unwrap_or_default().to_string();
-            pid != std::process::id().to_string() && !Path::new("/proc").join(&pid).exists()
-        })
-        .collect();
-    if dead.is_empty() {
-        return Ok(());
-    }
-    target.open()?;
-    for path in dead {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
-/// Whether the process that started `run` still runs: same host and a live pid. Runs without
-/// those tags were not started by this engine and are left alone.
-pub fn run_is_alive(run: &super::Run) -> bool {
-    let tag = |key: &str| {
-        run.tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| t.value.clone())
-    };
-    let (Some(pid), Some(host)) = (tag(TAG_PIPELINE_PID), tag(TAG_PIPELINE_HOST)) else {
-        return true;
-    };
-    if host != hostname() {
-        return true;
-    }
-    if pid == std::process::id().to_string() {
-        return true;
-    }
-    Path::new("/proc").join(&pid).exists()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
-}
 
 /// What a stage logged through its context while it ran.
 #[derive(Debug, Default)]
@@ -194,10 +89,7 @@ impl Recorder {
         let parent = store.create_run(&experiment_id, &self.run_name, None, &tags, now_ms())?;
         // A marker while the run is open: if this process dies, the next `repro` finds it and
         // has the store mark the run KILLED, without opening the store on every start.
-        let marker =
-            marker_dir(&self.root).join(format!("{}-{}", std::process::id(), parent.run_id));
-        let _ = std::fs::create_dir_all(marker_dir(&self.root));
-        let _ = std::fs::write(&marker, &self.run_name);
+        active_runs::opened(&self.root, &parent.run_id, &self.run_name);
         Ok(Session {
             store,
             experiment_id,
@@ -255,6 +147,7 @@ impl Recorder {
             }
             Err(e) => return Err(e),
         };
+        active_runs::opened(&self.root, &run_id, stage);
         session
             .store
             .log_batch(&run_id, &[], &logged_params(params), &[])?;
@@ -284,7 +177,9 @@ impl Recorder {
         }
         session
             .store
-            .update_run(run_id, RunStatus::Finished, Some(now_ms()))
+            .update_run(run_id, RunStatus::Finished, Some(now_ms()))?;
+        active_runs::closed(&self.root, run_id);
+        Ok(())
     }
 
     /// The run that recorded the stage execution with this fingerprint, if the store has one.
@@ -294,18 +189,14 @@ impl Recorder {
                 crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string();
             return session.store.get_run(&id).ok().map(|r| r.info.run_id);
         }
-        let filter = format!("tags.`{TAG_FINGERPRINT}` = '{fingerprint}'");
-        let order = ["attributes.start_time DESC".to_string()];
-        let runs = session
-            .store
-            .search_runs(
-                std::slice::from_ref(&session.experiment_id),
-                &filter,
-                &order,
-                1,
-            )
-            .ok()?;
-        runs.into_iter().next().map(|r| r.info.run_id)
+        let query = SearchQuery {
+            filter: format!("tags.`{TAG_FINGERPRINT}` = '{fingerprint}'"),
+            order_by: vec!["attributes.start_time DESC".to_string()],
+            max_results: 1,
+            ..SearchQuery::new(std::slice::from_ref(&session.experiment_id))
+        };
+        let page = session.store.search_runs(&query).ok()?;
+        page.runs.into_iter().next().map(|r| r.info.run_id)
     }
 
     /// Copies every artifact of run `from` onto the parent run.
@@ -330,9 +221,13 @@ impl Recorder {
         if let Ok(session) = self.session() {
             let message: String = error.chars().take(4000).collect();
             let _ = session.store.set_tag(run_id, "pipeline.error", &message);
-            let _ = session
+            if session
                 .store
-                .update_run(run_id, RunStatus::Failed, Some(now_ms()));
+                .update_run(run_id, RunStatus::Failed, Some(now_ms()))
+                .is_ok()
+            {
+                active_runs::closed(&self.root, run_id);
+            }
         }
     }
 
@@ -385,9 +280,7 @@ impl Recorder {
         session
             .store
             .update_run(&session.parent, status, Some(now_ms()))?;
-        let marker =
-            marker_dir(&self.root).join(format!("{}-{}", std::process::id(), session.parent));
-        let _ = std::fs::remove_file(marker);
+        active_runs::closed(&self.root, &session.parent);
         Ok(Some(session.parent.clone()))
     }
 
@@ -440,6 +333,13 @@ fn process_tags(root: &Path) -> Vec<Tag> {
         tags.push(Tag::new("mlflow.source.git.commit", commit));
     }
     tags
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
 }
 
 /// The login name, as MLflow's `getpass.getuser()` finds it: the environment, else the

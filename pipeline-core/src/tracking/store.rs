@@ -13,6 +13,7 @@ use super::model::{
     now_ms, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
     RunStatus, Tag,
 };
+pub use super::query::{RunPage, SearchQuery};
 use super::uri::TrackingUri;
 
 /// A place to record experiments, runs, artifacts and registered models.
@@ -79,16 +80,39 @@ pub trait TrackingStore: Send + Sync {
     /// Every recorded value of one metric, ordered by step, then timestamp.
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
 
-    /// Runs of the given experiments matching an MLflow filter, ordered by
-    /// `order_by` clauses (default `start_time DESC`, then run id), at most
-    /// `max_results` of them (capped at 50,000 as in MLflow).
-    fn search_runs(
-        &self,
-        experiment_ids: &[String],
-        filter: &str,
-        order_by: &[String],
-        max_results: usize,
-    ) -> Result<Vec<Run>>;
+    /// One page of the runs matching `query`, ordered by its `order_by` clauses (default
+    /// `start_time DESC`, then run id). The backend filters, sorts and pages, so no caller ever
+    /// holds more than a page; follow [`RunPage::next_page_token`] for the next one.
+    fn search_runs(&self, query: &SearchQuery) -> Result<RunPage>;
+
+    /// How many runs match `query` (its paging fields ignored), where the backend can count
+    /// without reading them; `None` where it cannot (an MLflow server has no count call).
+    fn count_runs(&self, query: &SearchQuery) -> Result<Option<u64>> {
+        let _ = query;
+        Ok(None)
+    }
+
+    /// A page token that starts `offset` runs into a search, for pagers that jump to page N;
+    /// `None` where tokens are opaque (an MLflow server's), leaving "next page" links only.
+    fn page_token_at(&self, offset: usize) -> Option<String> {
+        let _ = offset;
+        None
+    }
+
+    /// The run `id` names: the run with exactly that id, else the only run whose id starts
+    /// with it or whose name is exactly it. None is [`TrackingError::RunNotFound`]; several
+    /// are [`TrackingError::AmbiguousRun`]. Found by the backend, without listing runs.
+    fn find_run(&self, id: &str) -> Result<Run>;
+
+    /// Marks the run `KILLED` (ending at `end_time_ms`) if it is still `RUNNING`, and says
+    /// whether it did. For runs whose process is known to be gone.
+    fn kill_if_running(&self, run_id: &str, end_time_ms: i64) -> Result<bool> {
+        if self.get_run(run_id)?.info.status != RunStatus::Running {
+            return Ok(false);
+        }
+        self.update_run(run_id, RunStatus::Killed, Some(end_time_ms))?;
+        Ok(true)
+    }
 
     /// Stores a local file as `artifact_path` (e.g. `model/model.json`)
     /// inside the run's artifact root, replacing any artifact at that path.
@@ -130,13 +154,6 @@ pub trait TrackingStore: Send + Sync {
 
     /// One registered model with its newest version and aliases.
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
-
-    /// Finds runs still `RUNNING` whose owning process is gone and marks them
-    /// `KILLED` with the current time as end time, returning their ids.
-    ///
-    /// Whether an owner is alive is the caller's decision (the engine tags
-    /// runs with `pipeline.pid` and `pipeline.host` and checks those).
-    fn mark_abandoned_runs(&self, is_alive: &dyn Fn(&Run) -> bool) -> Result<Vec<String>>;
 
     /// Logs one metric value.
     fn log_metric(&self, run_id: &str, key: &str, value: f64, step: i64) -> Result<()> {

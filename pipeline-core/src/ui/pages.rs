@@ -6,7 +6,8 @@ use super::UiState;
 use crate::display::format_time;
 use crate::metrics::format_value;
 use crate::tracking::model::TAG_PARENT_RUN_ID;
-use crate::tracking::Run;
+use crate::tracking::query::MAX_PAGE_SIZE;
+use crate::tracking::{Run, SearchQuery};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -33,10 +34,16 @@ pub async fn experiments(State(state): State<Arc<UiState>>) -> Page {
     let store = state.store.as_ref();
     let mut rows = Vec::new();
     for e in store.list_experiments().map_err(fail)? {
-        let runs = store
-            .search_runs(std::slice::from_ref(&e.experiment_id), "", &[], 50_000)
+        let query = SearchQuery::new(std::slice::from_ref(&e.experiment_id));
+        let all = store.count_runs(&query).map_err(fail)?;
+        let top = store
+            .count_runs(&SearchQuery {
+                top_level_only: true,
+                ..query
+            })
             .map_err(fail)?;
-        let top = runs.iter().filter(|r| !r.is_child()).count();
+        // A server that cannot count shows no numbers rather than reading every run.
+        let shown = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
         rows.push(vec![
             format!(
                 "<a href=\"/experiments/{}\">{}</a>",
@@ -44,8 +51,8 @@ pub async fn experiments(State(state): State<Arc<UiState>>) -> Page {
                 esc(&e.name)
             ),
             esc(&e.experiment_id),
-            format!("{top}"),
-            format!("{}", runs.len() - top),
+            shown(top),
+            shown(all.zip(top).map(|(all, top)| all - top)),
             format_time(e.creation_time),
         ]);
     }
@@ -60,6 +67,7 @@ pub struct RunsQuery {
     order_by: Option<String>,
     all: Option<String>,
     page: Option<usize>,
+    token: Option<String>,
 }
 
 const PAGE_SIZE: usize = 100;
@@ -94,12 +102,24 @@ pub async fn runs(
         o = esc(&order_by),
         c = if all { " checked" } else { "" }
     );
-    let found = match store.search_runs(
-        std::slice::from_ref(&experiment.experiment_id),
-        &filter,
-        &order,
-        50_000,
-    ) {
+    let page_no = query.page.unwrap_or(0);
+    let mut search = SearchQuery {
+        filter: filter.clone(),
+        order_by: order,
+        max_results: PAGE_SIZE,
+        top_level_only: !all,
+        ..SearchQuery::new(std::slice::from_ref(&experiment.experiment_id))
+    };
+    // Page N by offset where the store can seek; otherwise by the token of a "next" link.
+    search.page_token = match &query.token {
+        Some(token) => Some(token.clone()),
+        None if page_no > 0 => store.page_token_at(page_no * PAGE_SIZE),
+        None => None,
+    };
+    let found = store
+        .count_runs(&search)
+        .and_then(|total| Ok((total, store.search_runs(&search)?)));
+    let (total, found) = match found {
         Ok(found) => found,
         Err(e) => {
             body.push_str(&format!(
@@ -109,14 +129,12 @@ pub async fn runs(
             return Ok(page(&experiment.name, &body));
         }
     };
-    let runs: Vec<Run> = found.into_iter().filter(|r| all || !r.is_child()).collect();
-    let total = runs.len();
-    let page_no = query.page.unwrap_or(0);
-    let shown: Vec<&Run> = runs
-        .iter()
-        .skip(page_no * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let page_no = if search.page_token.is_some() && total.is_some() {
+        page_no
+    } else {
+        0
+    };
+    let shown: Vec<&Run> = found.runs.iter().collect();
     let metric_keys: BTreeSet<&str> = shown
         .iter()
         .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
@@ -179,14 +197,31 @@ pub async fn runs(
             row
         })
         .collect();
+    let total_text = total.map_or_else(|| "Many".to_string(), |t| t.to_string());
+    let total = total.map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
     body.push_str(&format!(
-        "<p class=\"muted\">{total} runs; {} to {}</p>\
+        "<p class=\"muted\">{total_text} runs; {} to {}</p>\
          <form method=\"get\" action=\"/compare\">{}<p><button type=\"submit\">Compare selected</button></p></form>",
         (page_no * PAGE_SIZE + 1).min(total),
         (page_no * PAGE_SIZE + shown.len()),
         table(&headers, &rows)
     ));
-    let pages = total.div_ceil(PAGE_SIZE);
+    if total == usize::MAX {
+        if let Some(next) = &found.next_page_token {
+            body.push_str(&format!(
+                "<p><a href=\"?filter={}&order_by={}&token={}{}\">Next page</a></p>",
+                q(&filter),
+                q(&order_by),
+                q(next),
+                if all { "&all=1" } else { "" },
+            ));
+        }
+    }
+    let pages = if total == usize::MAX {
+        0
+    } else {
+        total.div_ceil(PAGE_SIZE)
+    };
     if pages > 1 {
         let nav: Vec<String> = (0..pages)
             .map(|p| {
@@ -308,12 +343,12 @@ pub async fn run(State(state): State<Arc<UiState>>, Path(id): Path<String>) -> P
         .collect();
     body.push_str(&table(&["Path", "Bytes", ""].map(String::from), &rows));
     let children = store
-        .search_runs(
-            std::slice::from_ref(&info.experiment_id),
-            &format!("tags.`{TAG_PARENT_RUN_ID}` = '{}'", info.run_id),
-            &[],
-            1000,
-        )
+        .search_runs(&SearchQuery {
+            filter: format!("tags.`{TAG_PARENT_RUN_ID}` = '{}'", info.run_id),
+            max_results: MAX_PAGE_SIZE,
+            ..SearchQuery::new(std::slice::from_ref(&info.experiment_id))
+        })
+        .map(|page| page.runs)
         .unwrap_or_default();
     if !children.is_empty() {
         body.push_str("<h2>Stage runs</h2>");

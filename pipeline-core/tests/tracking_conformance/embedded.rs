@@ -1,4 +1,6 @@
-//! Behaviour of the embedded SQLite store through the public `TrackingStore` API.
+//! What only the embedded store can show: its object directory, its schema, several
+//! connections on one file, ids chosen by the engine, and search checked against the
+//! in-memory matcher over a large grid of filters and orderings.
 
 use std::collections::HashSet;
 use std::fs;
@@ -6,15 +8,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pipeline_core::tracking::filter::sort_runs;
-use pipeline_core::tracking::model::{
-    TAG_PARENT_RUN_ID, TAG_PIPELINE_HOST, TAG_PIPELINE_PID, TAG_RUN_NAME,
-};
+use pipeline_core::tracking::model::{TAG_PARENT_RUN_ID, TAG_PIPELINE_PID, TAG_RUN_NAME};
 use pipeline_core::tracking::{
-    Filter, Metric, OrderBy, Param, RunStatus, SqliteStore, Tag, TrackingError, TrackingStore,
+    Filter, Metric, OrderBy, Param, RestStore, RunStatus, SearchQuery, SqliteStore, Tag,
+    TrackingError, TrackingStore,
 };
 
+use super::{populate, search};
+
 fn open(dir: &Path) -> SqliteStore {
-    SqliteStore::open(&dir.join("db/tracking.db"), &dir.join("objects")).unwrap()
+    super::open_embedded(dir)
 }
 
 fn count_files(dir: &Path) -> usize {
@@ -31,7 +34,7 @@ fn count_files(dir: &Path) -> usize {
 }
 
 #[test]
-fn experiments() {
+fn experiments_start_with_default_and_count_up() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let all = store.list_experiments().unwrap();
@@ -39,178 +42,16 @@ fn experiments() {
     assert_eq!(all[0].experiment_id, "0");
     assert_eq!(all[0].name, "Default");
     assert!(all[0].creation_time > 1_600_000_000_000);
-
-    let a = store.get_or_create_experiment("iris").unwrap();
-    assert_eq!(a, "1");
-    assert_eq!(store.get_or_create_experiment("iris").unwrap(), a);
-    let b = store.get_or_create_experiment("wine").unwrap();
-    assert_eq!(b, "2");
-    let e = store.get_experiment_by_name("iris").unwrap().unwrap();
-    assert_eq!(e.experiment_id, a);
-    assert_eq!(e.lifecycle_stage, "active");
-    assert!(store.get_experiment_by_name("nope").unwrap().is_none());
+    assert_eq!(store.get_or_create_experiment("iris").unwrap(), "1");
+    assert_eq!(store.get_or_create_experiment("wine").unwrap(), "2");
     assert_eq!(store.list_experiments().unwrap().len(), 3);
-    assert!(store.get_or_create_experiment("  ").is_err());
 }
 
 #[test]
-fn runs_with_parent_and_tags() {
+fn non_finite_metrics_are_kept_as_given() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let exp = store.get_or_create_experiment("e").unwrap();
-    let parent = store
-        .create_run(
-            &exp,
-            "pipeline",
-            None,
-            &[Tag::new(TAG_PIPELINE_PID, "42")],
-            1000,
-        )
-        .unwrap();
-    assert_eq!(parent.run_id.len(), 32);
-    assert!(parent.run_id.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(parent.status, RunStatus::Running);
-    assert_eq!(parent.artifact_uri, format!("runs:/{}", parent.run_id));
-    assert_eq!(parent.experiment_id, exp);
-    let child = store
-        .create_run(&exp, "train", Some(&parent.run_id), &[], 2000)
-        .unwrap();
-
-    let p = store.get_run(&parent.run_id).unwrap();
-    assert_eq!(p.tag(TAG_RUN_NAME), Some("pipeline"));
-    assert_eq!(p.tag(TAG_PIPELINE_PID), Some("42"));
-    assert_eq!(p.tag(TAG_PARENT_RUN_ID), None);
-    let c = store.get_run(&child.run_id).unwrap();
-    assert_eq!(c.info.run_name, "train");
-    assert_eq!(c.info.start_time, 2000);
-    assert_eq!(c.tag(TAG_PARENT_RUN_ID), Some(parent.run_id.as_str()));
-
-    // Children can be found by their parent tag.
-    let kids = store
-        .search_runs(
-            std::slice::from_ref(&exp),
-            &format!("tags.mlflow.parentRunId = '{}'", parent.run_id),
-            &[],
-            100,
-        )
-        .unwrap();
-    assert_eq!(kids.len(), 1);
-    assert_eq!(kids[0].info.run_id, child.run_id);
-
-    // A generated name when none is given.
-    let anon = store.create_run(&exp, "", None, &[], 3000).unwrap();
-    assert!(anon.run_name.starts_with("run-"));
-
-    assert!(matches!(
-        store.create_run("99", "x", None, &[], 0),
-        Err(TrackingError::ExperimentNotFound { .. })
-    ));
-    assert!(matches!(
-        store.create_run(&exp, "x", Some("0123"), &[], 0),
-        Err(TrackingError::RunNotFound { ref run_id }) if run_id == "0123"
-    ));
-    assert!(matches!(
-        store.get_run("missing"),
-        Err(TrackingError::RunNotFound { .. })
-    ));
-    let err = store
-        .create_run(&exp, "x", None, &[Tag::new("bad key!", "v")], 0)
-        .unwrap_err();
-    assert!(err.to_string().contains("bad key!"), "{err}");
-}
-
-#[test]
-fn params_are_immutable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let run = store.create_run("0", "r", None, &[], 0).unwrap();
-    store
-        .log_batch(&run.run_id, &[], &[Param::new("lr", "0.1")], &[])
-        .unwrap();
-    // Same value again is fine.
-    store.log_param(&run.run_id, "lr", "0.1").unwrap();
-    let err = store.log_param(&run.run_id, "lr", "0.2").unwrap_err();
-    match &err {
-        TrackingError::ParamChanged {
-            run_id,
-            key,
-            old_value,
-            new_value,
-        } => {
-            assert_eq!(run_id, &run.run_id);
-            assert_eq!(key, "lr");
-            assert_eq!(old_value, "0.1");
-            assert_eq!(new_value, "0.2");
-        }
-        other => panic!("{other}"),
-    }
-    assert!(err.to_string().contains(&run.run_id));
-    // The failed batch wrote nothing, not even its metrics.
-    let err = store
-        .log_batch(
-            &run.run_id,
-            &[Metric::new("m", 1.0, 0, 0)],
-            &[Param::new("lr", "9")],
-            &[],
-        )
-        .unwrap_err();
-    assert!(matches!(err, TrackingError::ParamChanged { .. }));
-    assert!(store.metric_history(&run.run_id, "m").unwrap().is_empty());
-    assert_eq!(store.get_run(&run.run_id).unwrap().param("lr"), Some("0.1"));
-
-    // Validation errors name the key.
-    let err = store
-        .log_param(&run.run_id, "p", &"x".repeat(6001))
-        .unwrap_err();
-    assert!(matches!(err, TrackingError::ValueTooLong { ref key, .. } if key == "p"));
-    let err = store.log_metric(&run.run_id, "../up", 1.0, 0).unwrap_err();
-    assert!(matches!(err, TrackingError::InvalidKey { ref key, .. } if key == "../up"));
-    assert!(matches!(
-        store.log_param("nope", "a", "b"),
-        Err(TrackingError::RunNotFound { .. })
-    ));
-}
-
-#[test]
-fn metric_history_and_latest() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let run = store.create_run("0", "r", None, &[], 0).unwrap();
-    let id = &run.run_id;
-    store
-        .log_batch(
-            id,
-            &[
-                Metric::new("loss", 0.9, 100, 0),
-                Metric::new("loss", 0.5, 300, 2),
-                Metric::new("loss", 0.7, 200, 1),
-                Metric::new("acc", 0.1, 100, 0),
-            ],
-            &[],
-            &[],
-        )
-        .unwrap();
-    // An older step logged later does not become the latest value.
-    store
-        .log_batch(id, &[Metric::new("loss", 0.8, 400, 1)], &[], &[])
-        .unwrap();
-    // Same step, later timestamp wins.
-    store
-        .log_batch(id, &[Metric::new("acc", 0.2, 150, 0)], &[], &[])
-        .unwrap();
-    let run = store.get_run(id).unwrap();
-    assert_eq!(run.metric("loss").unwrap().value, 0.5);
-    assert_eq!(run.metric("loss").unwrap().step, 2);
-    assert_eq!(run.metric("acc").unwrap().value, 0.2);
-    let keys: Vec<_> = run.metrics.iter().map(|m| m.key.as_str()).collect();
-    assert_eq!(keys, ["acc", "loss"]);
-
-    let hist = store.metric_history(id, "loss").unwrap();
-    let pts: Vec<(i64, f64)> = hist.iter().map(|m| (m.step, m.value)).collect();
-    assert_eq!(pts, [(0, 0.9), (1, 0.7), (1, 0.8), (2, 0.5)]);
-    assert!(store.metric_history(id, "none").unwrap().is_empty());
-
-    // Non-finite values are kept as given.
+    let id = &store.create_run("0", "r", None, &[], 0).unwrap().run_id;
     store
         .log_batch(
             id,
@@ -227,8 +68,6 @@ fn metric_history_and_latest() {
     assert!(run.metric("nan").unwrap().value.is_nan());
     assert_eq!(run.metric("inf").unwrap().value, f64::INFINITY);
     assert_eq!(run.metric("ninf").unwrap().value, f64::NEG_INFINITY);
-    assert!(store.metric_history(id, "nan").unwrap()[0].value.is_nan());
-    // And survive JSON.
     let json = serde_json::to_string(&run).unwrap();
     let back: pipeline_core::tracking::Run = serde_json::from_str(&json).unwrap();
     assert!(back.metric("nan").unwrap().value.is_nan());
@@ -236,97 +75,92 @@ fn metric_history_and_latest() {
 }
 
 #[test]
-fn tags_and_status() {
+fn runs_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let run = store.create_run("0", "r", None, &[], 10).unwrap();
-    store.set_tag(&run.run_id, "stage", "train").unwrap();
-    store.set_tag(&run.run_id, "stage", "eval").unwrap();
+    let exp = store.get_or_create_experiment("e").unwrap();
+    let parent = store.create_run(&exp, "pipeline", None, &[], 1000).unwrap();
+    assert_eq!(parent.artifact_uri, format!("runs:/{}", parent.run_id));
+    let anon = store.create_run(&exp, "", None, &[], 3000).unwrap();
+    assert!(anon.run_name.starts_with("run-"));
     assert_eq!(
-        store.get_run(&run.run_id).unwrap().tag("stage"),
-        Some("eval")
+        store.get_run(&anon.run_id).unwrap().tag(TAG_RUN_NAME),
+        Some(anon.run_name.as_str())
     );
-
-    store
-        .update_run(&run.run_id, RunStatus::Finished, Some(99))
-        .unwrap();
-    let info = store.get_run(&run.run_id).unwrap().info;
-    assert_eq!(info.status, RunStatus::Finished);
-    assert_eq!(info.end_time, Some(99));
-    // Without an end time the existing one is kept.
-    store
-        .update_run(&run.run_id, RunStatus::Failed, None)
-        .unwrap();
-    let info = store.get_run(&run.run_id).unwrap().info;
-    assert_eq!(info.status, RunStatus::Failed);
-    assert_eq!(info.end_time, Some(99));
+    assert!(matches!(
+        store.create_run("99", "x", None, &[], 0),
+        Err(TrackingError::ExperimentNotFound { .. })
+    ));
+    assert!(matches!(
+        store.create_run(&exp, "x", Some("0123"), &[], 0),
+        Err(TrackingError::RunNotFound { ref run_id }) if run_id == "0123"
+    ));
+    assert!(matches!(
+        store.get_run("missing"),
+        Err(TrackingError::RunNotFound { .. })
+    ));
+    assert!(matches!(
+        store.log_param("nope", "a", "b"),
+        Err(TrackingError::RunNotFound { .. })
+    ));
     assert!(matches!(
         store.update_run("nope", RunStatus::Failed, None),
         Err(TrackingError::RunNotFound { .. })
     ));
+    let child = store
+        .create_run(
+            &exp,
+            "train",
+            Some(&parent.run_id),
+            &[Tag::new(TAG_PIPELINE_PID, "1")],
+            2000,
+        )
+        .unwrap();
+    assert_eq!(
+        store.get_run(&child.run_id).unwrap().tag(TAG_PARENT_RUN_ID),
+        Some(parent.run_id.as_str())
+    );
 }
 
-/// Builds a small deterministic population of runs for search tests.
-fn populate(store: &SqliteStore, exp: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut seed: u64 = 12345;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as f64 / (1u64 << 31) as f64
-    };
-    for i in 0..n {
-        let run = store
-            .create_run(
-                exp,
-                &format!("run-{i:03}"),
-                None,
-                &[],
-                1000 + (i as i64 % 7),
-            )
-            .unwrap();
-        let mut metrics = vec![];
-        let mut params = vec![];
-        if i % 5 != 0 {
-            metrics.push(Metric::new(
-                "accuracy",
-                (next() * 100.0).round() / 100.0,
-                1,
-                0,
-            ));
+#[test]
+fn chosen_run_ids_and_ambiguous_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = "abcdef01000000000000000000000000";
+    let b = "abcdef02000000000000000000000000";
+    store
+        .create_run_with_id(Some(a), "0", "a", None, &[], 0)
+        .unwrap();
+    store
+        .create_run_with_id(Some(b), "0", "b", None, &[], 0)
+        .unwrap();
+    assert!(matches!(
+        store.create_run_with_id(Some(a), "0", "again", None, &[], 0),
+        Err(TrackingError::AlreadyExists(_))
+    ));
+    assert!(store
+        .create_run_with_id(Some("not-hex"), "0", "x", None, &[], 0)
+        .is_err());
+    match store.find_run("abcdef") {
+        Err(TrackingError::AmbiguousRun { id, matches }) => {
+            assert_eq!(id, "abcdef");
+            assert_eq!(matches, 2);
         }
-        if i % 11 == 0 {
-            metrics.push(Metric::new("accuracy", f64::NAN, 1, 0));
-        }
-        metrics.push(Metric::new("loss", next(), 1, 0));
-        if i % 3 != 0 {
-            params.push(Param::new("max_depth", format!("{}", i % 4 * 5)));
-        }
-        params.push(Param::new(
-            "model",
-            if i % 2 == 0 {
-                "RandomForest"
-            } else {
-                "random_tree"
-            },
-        ));
-        store
-            .log_batch(
-                &run.run_id,
-                &metrics,
-                &params,
-                &[Tag::new("team", format!("t{}", i % 3))],
-            )
-            .unwrap();
-        if i % 4 == 0 {
-            store
-                .update_run(&run.run_id, RunStatus::Finished, Some(5000 + i as i64))
-                .unwrap();
-        }
-        ids.push(run.run_id);
+        other => panic!("{other:?}"),
     }
-    ids
+    assert_eq!(store.find_run("abcdef01").unwrap().info.run_id, a);
+    // Prefixes are literal: GLOB and LIKE metacharacters match nothing but themselves.
+    for pattern in ["abc*", "abc?", "abc[d]", "abc%", "abc_"] {
+        assert!(
+            matches!(
+                store.find_run(pattern),
+                Err(TrackingError::RunNotFound { .. })
+            ),
+            "{pattern}"
+        );
+    }
+    // Prefixes are case-sensitive, as run ids are lowercase.
+    assert!(store.find_run("ABCDEF").is_err());
 }
 
 #[test]
@@ -337,9 +171,7 @@ fn search_matches_the_in_memory_semantics() {
     let other = store.get_or_create_experiment("other").unwrap();
     let ids = populate(&store, &exp, 120);
     populate(&store, &other, 10);
-    let everything = store
-        .search_runs(std::slice::from_ref(&exp), "", &[], 10_000)
-        .unwrap();
+    let everything = search(&store, &exp, "", &[]);
     assert_eq!(everything.len(), 120);
 
     let filters = [
@@ -373,9 +205,8 @@ fn search_matches_the_in_memory_semantics() {
     for filter in filters {
         for order in orders {
             let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
-            let got = store
-                .search_runs(std::slice::from_ref(&exp), filter, &order, 10_000)
-                .unwrap();
+            let order_refs: Vec<&str> = order.iter().map(String::as_str).collect();
+            let got = search(&store, &exp, filter, &order_refs);
             let parsed = Filter::parse(filter).unwrap();
             let mut expected: Vec<_> = everything
                 .iter()
@@ -391,14 +222,7 @@ fn search_matches_the_in_memory_semantics() {
 
     // Missing keys sort last in both directions, NaN just before them.
     for dir in ["DESC", "ASC"] {
-        let runs = store
-            .search_runs(
-                std::slice::from_ref(&exp),
-                "",
-                &[format!("metrics.accuracy {dir}")],
-                10_000,
-            )
-            .unwrap();
+        let runs = search(&store, &exp, "", &[&format!("metrics.accuracy {dir}")]);
         let ranks: Vec<u8> = runs
             .iter()
             .map(|r| match r.metric("accuracy") {
@@ -423,81 +247,38 @@ fn search_matches_the_in_memory_semantics() {
     }
 
     // IN, limits, several experiments, default order.
-    let two = store
-        .search_runs(
-            std::slice::from_ref(&exp),
-            &format!("attributes.run_id IN ('{}', '{}')", ids[3], ids[7]),
-            &[],
-            10,
-        )
-        .unwrap();
+    let two = search(
+        &store,
+        &exp,
+        &format!("attributes.run_id IN ('{}', '{}')", ids[3], ids[7]),
+        &[],
+    );
     assert_eq!(two.len(), 2);
-    let limited = store
-        .search_runs(std::slice::from_ref(&exp), "", &[], 5)
-        .unwrap();
+    let page = |exps: &[String], max_results: usize| {
+        store
+            .search_runs(&SearchQuery {
+                max_results,
+                ..SearchQuery::new(exps)
+            })
+            .unwrap()
+            .runs
+    };
+    let limited = page(std::slice::from_ref(&exp), 5);
     assert_eq!(limited.len(), 5);
     assert!(limited
         .windows(2)
         .all(|w| w[0].info.start_time >= w[1].info.start_time));
+    assert_eq!(page(&[exp.clone(), other.clone()], 1000).len(), 130);
+    assert_eq!(page(&[], 1000).len(), 130);
+    assert!(page(std::slice::from_ref(&exp), 0).is_empty());
+    // A page never exceeds the cap, however many are asked for.
+    assert_eq!(page(&[], 100_000).len(), 130);
     assert_eq!(
         store
-            .search_runs(&[exp.clone(), other.clone()], "", &[], 10_000)
-            .unwrap()
-            .len(),
-        130
+            .count_runs(&SearchQuery::new(&[exp.clone(), other.clone()]))
+            .unwrap(),
+        Some(130)
     );
-    assert_eq!(store.search_runs(&[], "", &[], 10_000).unwrap().len(), 130);
-    assert!(store
-        .search_runs(std::slice::from_ref(&exp), "", &[], 0)
-        .unwrap()
-        .is_empty());
-
-    // Bad filters and orderings are rejected with the parser's error.
-    let err = store
-        .search_runs(
-            std::slice::from_ref(&exp),
-            "metrics.accuracy > 1 OR metrics.loss < 1",
-            &[],
-            10,
-        )
-        .unwrap_err();
-    assert!(
-        matches!(err, TrackingError::InvalidFilter { column: 22, .. }),
-        "{err}"
-    );
-    let err = store
-        .search_runs(&[exp], "", &["metrics.accuracy sideways".to_string()], 10)
-        .unwrap_err();
-    assert!(matches!(err, TrackingError::InvalidOrderBy { .. }), "{err}");
-}
-
-#[test]
-fn filter_values_are_bound_not_spliced() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let run = store.create_run("0", "r", None, &[], 0).unwrap();
-    store.log_param(&run.run_id, "q", "it's").unwrap();
-    let hits = store
-        .search_runs(&["0".into()], "params.q = \"it's\"", &[], 10)
-        .unwrap();
-    assert_eq!(hits.len(), 1);
-    let hits = store
-        .search_runs(&["0".into()], "params.q = 'x'' OR 1=1 --'", &[], 10)
-        .unwrap();
-    assert!(hits.is_empty());
-    // GLOB metacharacters in a LIKE pattern match literally.
-    store.log_param(&run.run_id, "g", "a*b[c]?").unwrap();
-    assert_eq!(
-        store
-            .search_runs(&["0".into()], "params.g LIKE 'a*b[c]?'", &[], 10)
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(store
-        .search_runs(&["0".into()], "params.g LIKE 'aXb[c]?'", &[], 10)
-        .unwrap()
-        .is_empty());
 }
 
 #[test]
@@ -537,72 +318,7 @@ fn artifacts_round_trip_dedup_and_corruption() {
         }
     }
 
-    let root = store.list_artifacts(id, None).unwrap();
-    let shown: Vec<_> = root
-        .iter()
-        .map(|f| (f.path.as_str(), f.is_dir, f.file_size))
-        .collect();
-    assert_eq!(
-        shown,
-        [
-            ("b.txt", false, Some(15)),
-            ("data", true, None),
-            ("model", true, None)
-        ]
-    );
-    let model = store.list_artifacts(id, Some("model")).unwrap();
-    let shown: Vec<_> = model.iter().map(|f| (f.path.as_str(), f.is_dir)).collect();
-    assert_eq!(shown, [("model/extra", true), ("model/model.json", false)]);
-    assert!(store
-        .list_artifacts(id, Some("model/model.json"))
-        .unwrap()
-        .is_empty());
-    assert!(store
-        .list_artifacts(id, Some("nothing"))
-        .unwrap()
-        .is_empty());
-
-    // A single file to an exact destination.
     let out = dir.path().join("out");
-    store
-        .download_artifact(id, "model/model.json", &out.join("m.json"))
-        .unwrap();
-    assert_eq!(
-        fs::read(out.join("m.json")).unwrap(),
-        fs::read(src.join("model.json")).unwrap()
-    );
-    // A directory, recursively.
-    store
-        .download_artifact(id, "model", &out.join("model"))
-        .unwrap();
-    assert_eq!(
-        fs::read(out.join("model/extra/a.txt")).unwrap(),
-        b"identical bytes"
-    );
-    assert!(out.join("model/model.json").is_file());
-    // The whole root.
-    store.download_artifact(id, "", &out.join("all")).unwrap();
-    assert_eq!(
-        fs::read(out.join("all/data/big.bin")).unwrap().len(),
-        1_000_003
-    );
-    assert!(matches!(
-        store.download_artifact(id, "nope", &out.join("x")),
-        Err(TrackingError::ArtifactNotFound { .. })
-    ));
-
-    // Replacing a path points it at the new content.
-    store
-        .log_artifact(id, &src.join("model.json"), "b.txt")
-        .unwrap();
-    store
-        .download_artifact(id, "b.txt", &out.join("b2"))
-        .unwrap();
-    assert_eq!(
-        fs::read(out.join("b2")).unwrap(),
-        fs::read(src.join("model.json")).unwrap()
-    );
-
     // Corrupt an object: the download is refused, naming the object, and
     // the destination is not written.
     let hash = {
@@ -640,16 +356,7 @@ fn artifacts_round_trip_dedup_and_corruption() {
         Err(TrackingError::CorruptObject { .. })
     ));
 
-    // Paths that escape the root or clash with files/directories.
-    for bad in ["/etc/passwd", "../x", "a/../../x", ""] {
-        assert!(
-            matches!(
-                store.log_artifact(id, &src.join("same.txt"), bad),
-                Err(TrackingError::InvalidArtifactPath { .. })
-            ),
-            "{bad}"
-        );
-    }
+    // Paths that clash with files or directories.
     assert!(matches!(
         store.log_artifact(id, &src.join("same.txt"), "b.txt/inner"),
         Err(TrackingError::InvalidArtifactPath { .. })
@@ -658,10 +365,6 @@ fn artifacts_round_trip_dedup_and_corruption() {
         store.log_artifact(id, &src.join("same.txt"), "model"),
         Err(TrackingError::InvalidArtifactPath { .. })
     ));
-    let err = store
-        .log_artifact(id, &src.join("missing.bin"), "m.bin")
-        .unwrap_err();
-    assert!(err.to_string().contains("missing.bin"), "{err}");
     assert!(matches!(
         store.log_artifact("nope", &src.join("same.txt"), "x"),
         Err(TrackingError::RunNotFound { .. })
@@ -669,7 +372,7 @@ fn artifacts_round_trip_dedup_and_corruption() {
 }
 
 #[test]
-fn model_registry() {
+fn model_registry_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let run = store.create_run("0", "r", None, &[], 0).unwrap();
@@ -868,41 +571,6 @@ fn concurrent_logging_from_threads_and_stores() {
 }
 
 #[test]
-fn abandoned_runs_are_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let tags = |pid: &str| {
-        vec![
-            Tag::new(TAG_PIPELINE_PID, pid),
-            Tag::new(TAG_PIPELINE_HOST, "h"),
-        ]
-    };
-    let alive = store.create_run("0", "alive", None, &tags("1"), 0).unwrap();
-    let dead = store
-        .create_run("0", "dead", None, &tags("999999"), 0)
-        .unwrap();
-    let done = store
-        .create_run("0", "done", None, &tags("999999"), 0)
-        .unwrap();
-    store
-        .update_run(&done.run_id, RunStatus::Finished, Some(5))
-        .unwrap();
-    let killed = store
-        .mark_abandoned_runs(&|run| run.tag(TAG_PIPELINE_PID) == Some("1"))
-        .unwrap();
-    assert_eq!(killed, vec![dead.run_id.clone()]);
-    let info = store.get_run(&dead.run_id).unwrap().info;
-    assert_eq!(info.status, RunStatus::Killed);
-    assert!(info.end_time.is_some());
-    assert_eq!(
-        store.get_run(&alive.run_id).unwrap().info.status,
-        RunStatus::Running
-    );
-    assert_eq!(store.get_run(&done.run_id).unwrap().info.end_time, Some(5));
-    assert!(store.mark_abandoned_runs(&|_| false).unwrap().len() == 1);
-}
-
-#[test]
 fn concurrent_open_of_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
@@ -923,11 +591,22 @@ fn concurrent_open_of_a_fresh_database() {
     assert_eq!(exps.len(), 1);
     let store = open(&root);
     let exp = exps.into_iter().next().unwrap();
-    assert_eq!(
-        store
-            .search_runs(std::slice::from_ref(&exp), "", &[], 10)
-            .unwrap()
-            .len(),
-        4
+    assert_eq!(search(&store, &exp, "", &[]).len(), 4);
+}
+
+#[test]
+fn unreachable_server_is_a_backend_error() {
+    // Port 9 (discard) on loopback is essentially never served.
+    let store = RestStore::new("http://127.0.0.1:9").unwrap();
+    let err = store.list_experiments().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrackingError::Backend {
+                backend: "mlflow server",
+                ..
+            }
+        ),
+        "{err}"
     );
 }

@@ -1,0 +1,223 @@
+//! Tracking store backed by an MLflow tracking server's REST API.
+//!
+//! Teams that already run MLflow can point the engine at their server and see
+//! pipeline runs in the MLflow UI. The client keeps MLflow's rules on its side
+//! too (key validation, param immutability, filter syntax) so that mistakes
+//! produce the same typed errors as with the embedded store, and it splits
+//! large batches to stay within the server's per-request limits.
+//!
+//! Artifacts go through the server's artifact proxy (see `artifacts.rs`).
+
+mod artifacts;
+mod batch;
+mod client;
+mod registry;
+mod runs;
+mod search;
+mod wire;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::error::{Result, TrackingError};
+use super::model::{
+    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
+    Tag,
+};
+use super::query::{RunPage, SearchQuery};
+use super::store::TrackingStore;
+
+/// Client for an MLflow tracking server.
+#[derive(Debug)]
+pub struct RestStore {
+    agent: ureq::Agent,
+    base: String,
+    /// run id -> artifact_uri; a run's artifact root never changes.
+    artifact_roots: Mutex<HashMap<String, String>>,
+    /// Set once the server has refused `tags.x IS NULL` (MLflow before 2.x): top-level runs
+    /// are then picked out of each page here instead.
+    no_null_filter: AtomicBool,
+}
+
+impl RestStore {
+    /// A client for the server at `base_url` (`http://host:port`, optionally
+    /// with a path prefix; `https://` is supported through rustls).
+    ///
+    /// No request is made here; the first call reports an unreachable server.
+    pub fn new(base_url: &str) -> Result<Self> {
+        let base = base_url.trim_end_matches('/').to_string();
+        let bad = |reason: &str| TrackingError::InvalidUri {
+            uri: base_url.to_string(),
+            reason: reason.to_string(),
+        };
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(bad("expected an http:// or https:// URL"));
+        }
+        let uri: ureq::http::Uri = base.parse().map_err(|e| bad(&format!("{e}")))?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(bad("missing host"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("must not contain a query string"));
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_send_request(Some(Duration::from_secs(60)))
+            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_per_read(Some(Duration::from_secs(120)))
+            .timeout_per_write(Some(Duration::from_secs(120)))
+            .user_agent(concat!("pipeline-tracking/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(RestStore {
+            agent: config.new_agent(),
+            base,
+            artifact_roots: Mutex::new(HashMap::new()),
+            no_null_filter: AtomicBool::new(false),
+        })
+    }
+
+    /// The server URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+}
+
+/// Each operation lives in the file for its concern; this impl only routes to them.
+impl TrackingStore for RestStore {
+    fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        runs::get_or_create_experiment(self, name)
+    }
+
+    fn list_experiments(&self) -> Result<Vec<Experiment>> {
+        runs::list_experiments(self)
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        runs::get_experiment_by_name(self, name)
+    }
+
+    fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo> {
+        runs::create_run(
+            self,
+            experiment_id,
+            run_name,
+            parent_run_id,
+            tags,
+            start_time_ms,
+        )
+    }
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()> {
+        runs::log_batch(self, run_id, metrics, params, tags)
+    }
+
+    fn update_run(&self, run_id: &str, status: RunStatus, end_time_ms: Option<i64>) -> Result<()> {
+        runs::update_run(self, run_id, status, end_time_ms)
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        runs::get_run(self, run_id)
+    }
+
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        runs::metric_history(self, run_id, key)
+    }
+
+    fn search_runs(&self, query: &SearchQuery) -> Result<RunPage> {
+        search::search_runs(self, query)
+    }
+
+    /// MLflow has no count call; the filter is still checked, so a bad one fails here too.
+    fn count_runs(&self, query: &SearchQuery) -> Result<Option<u64>> {
+        super::Filter::parse(&query.filter)?;
+        Ok(None)
+    }
+
+    fn find_run(&self, id: &str) -> Result<Run> {
+        search::find_run(self, id)
+    }
+
+    fn log_artifact(&self, run_id: &str, local_file: &Path, artifact_path: &str) -> Result<()> {
+        artifacts::log_artifact(self, run_id, local_file, artifact_path)
+    }
+
+    fn list_artifacts(&self, run_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
+        artifacts::list_artifacts(self, run_id, dir)
+    }
+
+    fn download_artifact(&self, run_id: &str, path: &str, dest: &Path) -> Result<()> {
+        artifacts::download_artifact(self, run_id, path, dest)
+    }
+
+    fn create_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        registry::create_registered_model(self, name)
+    }
+
+    fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+    ) -> Result<ModelVersion> {
+        registry::create_model_version(self, name, source, run_id)
+    }
+
+    fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        registry::get_model_version(self, name, version)
+    }
+
+    fn latest_model_version(&self, name: &str) -> Result<ModelVersion> {
+        registry::latest_model_version(self, name)
+    }
+
+    fn set_model_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        registry::set_model_alias(self, name, alias, version)
+    }
+
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        registry::get_model_version_by_alias(self, name, alias)
+    }
+
+    fn list_registered_models(&self) -> Result<Vec<RegisteredModel>> {
+        registry::list_registered_models(self)
+    }
+
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        registry::get_registered_model(self, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_validation() {
+        RestStore::new("http://127.0.0.1:5000").unwrap();
+        RestStore::new("https://mlflow.example.com/prefix/").unwrap();
+        for bad in ["ftp://x", "127.0.0.1:5000", "http://", "http://h:5000?x=1"] {
+            assert!(RestStore::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            RestStore::new("http://h:1/").unwrap().base_url(),
+            "http://h:1"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The model registry on an MLflow server.
+
+use serde_json::json;
+
+use super::wire::{has_more, ModelVersionResp, RegisteredModelResp, SearchModelsResp};
+use super::RestStore;
+use crate::tracking::error::{Result, TrackingError};
+use crate::tracking::model::{validate_alias, validate_model_name, ModelVersion, RegisteredModel};
+use crate::tracking::store::TrackingStore;
+
+pub(super) fn create_registered_model(store: &RestStore, name: &str) -> Result<RegisteredModel> {
+    validate_model_name(name)?;
+    let resp: RegisteredModelResp =
+        store.post("registered-models/create", &json!({ "name": name }))?;
+    Ok(resp.registered_model.into())
+}
+
+pub(super) fn create_model_version(
+    store: &RestStore,
+    name: &str,
+    source: &str,
+    run_id: Option<&str>,
+) -> Result<ModelVersion> {
+    if source.is_empty() {
+        return Err(TrackingError::InvalidArgument(format!(
+            "model version source for '{name}' must not be empty"
+        )));
+    }
+    let mut body = json!({ "name": name, "source": source });
+    if let Some(r) = run_id {
+        body["run_id"] = json!(r);
+    }
+    let resp: ModelVersionResp = store.post("model-versions/create", &body)?;
+    Ok(resp.model_version.into())
+}
+
+pub(super) fn get_model_version(
+    store: &RestStore,
+    name: &str,
+    version: u64,
+) -> Result<ModelVersion> {
+    let v = version.to_string();
+    let resp: ModelVersionResp =
+        store.get("model-versions/get", &[("name", name), ("version", &v)])?;
+    Ok(resp.model_version.into())
+}
+
+pub(super) fn latest_model_version(store: &RestStore, name: &str) -> Result<ModelVersion> {
+    store
+        .get_registered_model(name)?
+        .latest_versions
+        .into_iter()
+        .max_by_key(|v| v.version)
+        .ok_or_else(|| TrackingError::NoModelVersions {
+            name: name.to_string(),
+        })
+}
+
+pub(super) fn set_model_alias(
+    store: &RestStore,
+    name: &str,
+    alias: &str,
+    version: u64,
+) -> Result<()> {
+    validate_alias(alias)?;
+    let _: serde_json::Value = store.post(
+        "registered-models/alias",
+        &json!({ "name": name, "alias": alias, "version": version.to_string() }),
+    )?;
+    Ok(())
+}
+
+pub(super) fn get_model_version_by_alias(
+    store: &RestStore,
+    name: &str,
+    alias: &str,
+) -> Result<ModelVersion> {
+    let resp: ModelVersionResp = store.get(
+        "registered-models/alias",
+        &[("name", name), ("alias", alias)],
+    )?;
+    Ok(resp.model_version.into())
+}
+
+pub(super) fn list_registered_models(store: &RestStore) -> Result<Vec<RegisteredModel>> {
+    let mut out: Vec<RegisteredModel> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = vec![("max_results", "1000")];
+        if let Some(t) = token.as_deref() {
+            q.push(("page_token", t));
+        }
+        let resp: SearchModelsResp = store.get("registered-models/search", &q)?;
+        out.extend(
+            resp.registered_models
+                .into_iter()
+                .map(RegisteredModel::from),
+        );
+        token = has_more(&resp.next_page_token);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+pub(super) fn get_registered_model(store: &RestStore, name: &str) -> Result<RegisteredModel> {
+    let resp: RegisteredModelResp = store.get("registered-models/get", &[("name", name)])?;
+    Ok(resp.registered_model.into())
+}

@@ -1,0 +1,211 @@
+//! A run's artifact tree in the embedded store: which path holds which object. The bytes
+//! themselves are in [`super::artifacts`].
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+
+use super::artifacts::{copy_object_verified, store_object};
+use super::{commit, db_err, immediate, run_pk, SqliteStore};
+use crate::tracking::error::{Result, TrackingError};
+use crate::tracking::model::{normalize_artifact_path, FileInfo};
+
+/// Rows `(path, hash, size)` of a run's artifacts at or under `path`.
+fn artifact_rows(conn: &Connection, pk: i64, path: &str) -> Result<Vec<(String, String, u64)>> {
+    let ctx = || format!("listing artifacts under '{path}'");
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        ))
+    };
+    if path.is_empty() {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT path, hash, size FROM artifacts WHERE run_pk = ?1 ORDER BY path",
+            )
+            .map_err(|e| db_err(ctx(), e))?;
+        let rows = stmt
+            .query_map([pk], map)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| db_err(ctx(), e))?;
+        return Ok(rows);
+    }
+    // Everything strictly under "path/" sorts between "path/" and "path0"
+    // ('0' follows '/' in byte order), which lets the primary key serve the scan.
+    let lower = format!("{path}/");
+    let upper = format!("{path}0");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT path, hash, size FROM artifacts WHERE run_pk = ?1 \
+             AND (path = ?2 OR (path >= ?3 AND path < ?4)) ORDER BY path",
+        )
+        .map_err(|e| db_err(ctx(), e))?;
+    let rows = stmt
+        .query_map(params![pk, path, lower, upper], map)
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| db_err(ctx(), e))?;
+    Ok(rows)
+}
+
+pub(super) fn log_artifact(
+    store: &SqliteStore,
+    run_id: &str,
+    local_file: &Path,
+    artifact_path: &str,
+) -> Result<()> {
+    let path = normalize_artifact_path(artifact_path)?;
+    if path.is_empty() {
+        return Err(TrackingError::InvalidArtifactPath {
+            path: artifact_path.to_string(),
+            reason: "must name a file inside the run's artifact root".into(),
+        });
+    }
+    if !local_file.is_file() {
+        return Err(TrackingError::io(
+            local_file,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not a regular file"),
+        ));
+    }
+    run_pk(&store.lock(), run_id)?;
+    let (hash, size) = store_object(&store.objects_dir, local_file)?;
+    let ctx = format!("recording artifact '{path}' of run {run_id}");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    let pk = run_pk(&tx, run_id)?;
+    // A path cannot be both a file and a directory.
+    let mut ancestors = Vec::new();
+    let mut rest = path.as_str();
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        ancestors.push(parent.to_string());
+        rest = parent;
+    }
+    let conflict = {
+        let mut stmt = tx
+            .prepare_cached("SELECT 1 FROM artifacts WHERE run_pk = ?1 AND path = ?2")
+            .map_err(|e| db_err(ctx.clone(), e))?;
+        let mut hit = None;
+        for a in &ancestors {
+            if stmt
+                .exists(params![pk, a])
+                .map_err(|e| db_err(ctx.clone(), e))?
+            {
+                hit = Some(format!("'{a}' is already a file"));
+                break;
+            }
+        }
+        hit
+    };
+    let conflict = match conflict {
+        Some(c) => Some(c),
+        None => {
+            let under = tx
+                .prepare_cached(
+                    "SELECT 1 FROM artifacts WHERE run_pk = ?1 AND path >= ?2 AND path < ?3 LIMIT 1",
+                )
+                .and_then(|mut s| s.exists(params![pk, format!("{path}/"), format!("{path}0")]))
+                .map_err(|e| db_err(ctx.clone(), e))?;
+            under.then(|| format!("'{path}' is already a directory"))
+        }
+    };
+    if let Some(reason) = conflict {
+        return Err(TrackingError::InvalidArtifactPath {
+            path: artifact_path.to_string(),
+            reason: format!("{reason} in run {run_id}"),
+        });
+    }
+    tx.prepare_cached(
+        "INSERT INTO artifacts (run_pk, path, hash, size) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(run_pk, path) DO UPDATE SET hash = excluded.hash, size = excluded.size",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            pk,
+            path,
+            hash,
+            i64::try_from(size).unwrap_or(i64::MAX)
+        ])
+    })
+    .map_err(|e| db_err(ctx.clone(), e))?;
+    commit(tx, &ctx)
+}
+
+pub(super) fn list_artifacts(
+    store: &SqliteStore,
+    run_id: &str,
+    dir: Option<&str>,
+) -> Result<Vec<FileInfo>> {
+    let dir = normalize_artifact_path(dir.unwrap_or(""))?;
+    let rows = {
+        let conn = store.lock();
+        let pk = run_pk(&conn, run_id)?;
+        artifact_rows(&conn, pk, &dir)?
+    };
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut children: BTreeMap<String, FileInfo> = BTreeMap::new();
+    for (path, _, size) in rows {
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            continue; // the path itself is a file: MLflow lists nothing
+        };
+        match rest.split_once('/') {
+            Some((first, _)) => {
+                let p = format!("{prefix}{first}");
+                children.entry(p.clone()).or_insert(FileInfo {
+                    path: p,
+                    is_dir: true,
+                    file_size: None,
+                });
+            }
+            None => {
+                children.insert(
+                    path.clone(),
+                    FileInfo {
+                        path,
+                        is_dir: false,
+                        file_size: Some(size),
+                    },
+                );
+            }
+        }
+    }
+    Ok(children.into_values().collect())
+}
+
+pub(super) fn download_artifact(
+    store: &SqliteStore,
+    run_id: &str,
+    path: &str,
+    dest: &Path,
+) -> Result<()> {
+    let norm = normalize_artifact_path(path)?;
+    let rows = {
+        let conn = store.lock();
+        let pk = run_pk(&conn, run_id)?;
+        artifact_rows(&conn, pk, &norm)?
+    };
+    if let Some((_, hash, _)) = rows.iter().find(|(p, _, _)| *p == norm && !norm.is_empty()) {
+        return copy_object_verified(&store.objects_dir, hash, dest);
+    }
+    if rows.is_empty() {
+        return Err(TrackingError::ArtifactNotFound {
+            run_id: run_id.to_string(),
+            path: path.to_string(),
+        });
+    }
+    fs::create_dir_all(dest).map_err(|e| TrackingError::io(dest, e))?;
+    let skip = if norm.is_empty() { 0 } else { norm.len() + 1 };
+    for (p, hash, _) in &rows {
+        let rel = p.get(skip..).unwrap_or(p.as_str());
+        let mut target = dest.to_path_buf();
+        target.extend(rel.split('/'));
+        copy_object_verified(&store.objects_dir, hash, &target)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The embedded tracking store: SQLite for metadata, a content-addressed
+//! directory for artifact bytes.
+//!
+//! This is the default backend because a pipeline run must be trackable with
+//! nothing but a local directory. It follows MLflow's SQL store closely
+//! (latest-metrics table, NaN stored as 0 plus a flag, immutable params) so
+//! data can later be exported to an MLflow server without reinterpretation.
+//!
+//! Concurrency model: one [`rusqlite::Connection`] behind a `Mutex` per store.
+//! SQLite admits a single writer per database file anyway, so a private
+//! connection per thread would only trade mutex waits for `SQLITE_BUSY`
+//! retries inside the busy handler, and would lose the prepared-statement
+//! cache that makes batch logging fast. Other processes (and other stores on
+//! the same file) are coordinated by SQLite itself: WAL mode lets readers
+//! proceed during a write, every write transaction starts with
+//! `BEGIN IMMEDIATE` so it queues on the busy timeout instead of failing with a
+//! lock-upgrade deadlock, and `busy_timeout` makes the wait bounded but long.
+//! Slow work (hashing and copying artifact files) happens outside the lock.
+
+mod artifact_tree;
+mod artifacts;
+mod batch;
+mod experiments;
+mod filter_sql;
+mod registry;
+mod runs;
+mod schema;
+mod search;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+pub use self::schema::SCHEMA_VERSION;
+use super::error::{Result, TrackingError};
+use super::model::{
+    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
+    Tag,
+};
+use super::query::{RunPage, SearchQuery};
+use super::store::TrackingStore;
+
+/// How long a writer waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Tracking store kept in a local SQLite file plus an object directory.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    db_path: PathBuf,
+    objects_dir: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("db_path", &self.db_path)
+            .field("objects_dir", &self.objects_dir)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `db_path` and the object
+    /// directory `objects_dir`, switches the database to WAL mode and brings
+    /// its schema up to [`SCHEMA_VERSION`].
+    pub fn open(db_path: &Path, objects_dir: &Path) -> Result<Self> {
+        if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| TrackingError::io(parent, e))?;
+        }
+        fs::create_dir_all(objects_dir).map_err(|e| TrackingError::io(objects_dir, e))?;
+        let ctx = |what: &str| format!("{what} {}", db_path.display());
+        let mut conn = Connection::open(db_path).map_err(|e| db_err(ctx("opening"), e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| db_err(ctx("configuring"), e))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| db_err(ctx("enabling WAL on"), e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(TrackingError::Unsupported(format!(
+                "database {} refused WAL journal mode (got '{mode}'); is it on a network file system?",
+                db_path.display()
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| db_err(ctx("configuring"), e))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        schema::migrate(&mut conn, db_path)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            db_path: db_path.to_path_buf(),
+            objects_dir: objects_dir.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The directory holding artifact objects.
+    pub fn objects_dir(&self) -> &Path {
+        &self.objects_dir
+    }
+
+    /// The database's current `PRAGMA user_version`.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_err("reading the schema version", e))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic in another thread while holding the lock leaves the
+        // connection usable: any open transaction was rolled back on unwind.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A database failure as the rest of the engine sees it: which operation, and SQLite's words.
+fn db_err(context: impl Into<String>, source: rusqlite::Error) -> TrackingError {
+    TrackingError::Backend {
+        backend: "sqlite",
+        context: context.into(),
+        message: source.to_string(),
+    }
+}
+
+fn run_pk(conn: &Connection, run_id: &str) -> Result<i64> {
+    conn.prepare_cached("SELECT id FROM runs WHERE run_id = ?1")
+        .and_then(|mut s| s.query_row([run_id], |r| r.get(0)).optional())
+        .map_err(|e| db_err(format!("looking up run {run_id}"), e))?
+        .ok_or_else(|| TrackingError::RunNotFound {
+            run_id: run_id.to_string(),
+        })
+}
+
+fn immediate<'c>(conn: &'c mut Connection, context: &str) -> Result<rusqlite::Transaction<'c>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_err(format!("starting a transaction for {context}"), e))
+}
+
+fn commit(tx: rusqlite::Transaction<'_>, context: &str) -> Result<()> {
+    tx.commit()
+        .map_err(|e| db_err(format!("committing {context}"), e))
+}
+
+/// Each operation lives in the file for its concern; this impl only routes to them.
+impl TrackingStore for SqliteStore {
+    fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        experiments::get_or_create_experiment(self, name)
+    }
+
+    fn list_experiments(&self) -> Result<Vec<Experiment>> {
+        experiments::list_experiments(self)
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        experiments::get_experiment_by_name(self, name)
+    }
+
+    fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo> {
+        runs::create_run_with_id(
+            self,
+            None,
+            experiment_id,
+            run_name,
+            parent_run_id,
+            tags,
+            start_time_ms,
+        )
+    }
+
+    fn create_run_with_id(
+        &self,
+        run_id: Option<&str>,
+        experiment_id: &str,
+        run_name: &str,
+        parent_run_id: Option<&str>,
+        tags: &[Tag],
+        start_time_ms: i64,
+    ) -> Result<RunInfo> {
+        runs::create_run_with_id(
+            self,
+            run_id,
+            experiment_id,
+            run_name,
+            parent_run_id,
+            tags,
+            start_time_ms,
+        )
+    }
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()> {
+        batch::log_batch(self, run_id, metrics, params, tags)
+    }
+
+    fn update_run(&self, run_id: &str, status: RunStatus, end_time_ms: Option<i64>) -> Result<()> {
+        runs::update_run(self, run_id, status, end_time_ms)
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        runs::get_run(self, run_id)
+    }
+
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        batch::metric_history(self, run_id, key)
+    }
+
+    fn search_runs(&self, query: &SearchQuery) -> Result<RunPage> {
+        search::search_runs(self, query)
+    }
+
+    fn count_runs(&self, query: &SearchQuery) -> Result<Option<u64>> {
+        search::count_runs(self, query).map(Some)
+    }
+
+    fn page_token_at(&self, offset: usize) -> Option<String> {
+        Some(search::offset_token(offset))
+    }
+
+    fn find_run(&self, id: &str) -> Result<Run> {
+        search::find_run(self, id)
+    }
+
+    fn kill_if_running(&self, run_id: &str, end_time_ms: i64) -> Result<bool> {
+        runs::kill_if_running(self, run_id, end_time_ms)
+    }
+
+    fn log_artifact(&self, run_id: &str, local_file: &Path, artifact_path: &str) -> Result<()> {
+        artifact_tree::log_artifact(self, run_id, local_file, artifact_path)
+    }
+
+    fn list_artifacts(&self, run_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
+        artifact_tree::list_artifacts(self, run_id, dir)
+    }
+
+    fn download_artifact(&self, run_id: &str, path: &str, dest: &Path) -> Result<()> {
+        artifact_tree::download_artifact(self, run_id, path, dest)
+    }
+
+    fn create_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        registry::create_registered_model(self, name)
+    }
+
+    fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+    ) -> Result<ModelVersion> {
+        registry::create_model_version(self, name, source, run_id)
+    }
+
+    fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        registry::get_model_version(self, name, version)
+    }
+
+    fn latest_model_version(&self, name: &str) -> Result<ModelVersion> {
+        registry::latest_model_version(self, name)
+    }
+
+    fn set_model_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        registry::set_model_alias(self, name, alias, version)
+    }
+
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        registry::get_model_version_by_alias(self, name, alias)
+    }
+
+    fn list_registered_models(&self) -> Result<Vec<RegisteredModel>> {
+        registry::list_registered_models(self)
+    }
+
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        registry::get_registered_model(self, name)
+    }
+}

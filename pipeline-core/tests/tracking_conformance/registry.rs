@@ -1,0 +1,90 @@
+//! The model registry: models, numbered versions, aliases, `models:/` URIs.
+
+use pipeline_core::tracking::{TrackingError, TrackingStore};
+
+use super::{experiment, unique};
+
+pub fn model_registry(store: &dyn TrackingStore) {
+    let exp = experiment(store, "registry");
+    let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
+    // A server checks that a version's source is something the run has.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model.json");
+    std::fs::write(&file, b"{}").unwrap();
+    store
+        .log_artifact(&run.run_id, &file, "model/model.json")
+        .unwrap();
+    let name = unique("iris");
+    let rm = store.create_registered_model(&name).unwrap();
+    assert_eq!(rm.name, name);
+    assert!(rm.latest_versions.is_empty());
+    assert!(store.create_registered_model(&name).is_err());
+    assert!(matches!(
+        store.latest_model_version(&name),
+        Err(TrackingError::NoModelVersions { .. })
+    ));
+    let source = format!("runs:/{}/model", run.run_id);
+    let v1 = store
+        .create_model_version(&name, &source, Some(&run.run_id))
+        .unwrap();
+    let v2 = store
+        .create_model_version(&name, &source, Some(&run.run_id))
+        .unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert_eq!(v1.run_id.as_deref(), Some(run.run_id.as_str()));
+    assert_eq!(store.get_model_version(&name, 1).unwrap().source, v1.source);
+    assert_eq!(store.latest_model_version(&name).unwrap().version, 2);
+    assert!(store
+        .get_model_version(&name, 3)
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .create_model_version(&unique("nope"), &source, Some(&run.run_id))
+        .unwrap_err()
+        .is_not_found());
+
+    store.set_model_alias(&name, "champion", 1).unwrap();
+    let by_alias = |alias: &str| store.get_model_version_by_alias(&name, alias);
+    assert_eq!(by_alias("champion").unwrap().version, 1);
+    store.set_model_alias(&name, "champion", 2).unwrap();
+    assert_eq!(by_alias("champion").unwrap().version, 2);
+    store.set_model_alias(&name, "challenger", 1).unwrap();
+    assert!(by_alias("gone").is_err());
+    assert!(store.set_model_alias(&name, "latest", 1).is_err());
+    assert!(store.set_model_alias(&name, "v1", 1).is_err());
+    assert!(store.set_model_alias(&name, "x", 7).is_err());
+
+    let rm = store.get_registered_model(&name).unwrap();
+    assert_eq!(rm.latest_versions.len(), 1);
+    assert_eq!(rm.latest_versions[0].version, 2);
+    assert_eq!(
+        rm.aliases,
+        vec![("challenger".to_string(), 1), ("champion".to_string(), 2)]
+    );
+    let other = format!("aardvark-{name}");
+    store.create_registered_model(&other).unwrap();
+    let names: Vec<_> = store
+        .list_registered_models()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .filter(|n| n == &name || n == &other)
+        .collect();
+    assert_eq!(names, [other.clone(), name.clone()]);
+    let versions: Vec<u64> = store
+        .model_versions(&rm)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(versions, [1, 2]);
+
+    let resolve = |uri: String| store.resolve_model_uri(&uri).unwrap().version;
+    assert_eq!(resolve(format!("models:/{name}/1")), 1);
+    assert_eq!(resolve(format!("models:/{name}/latest")), 2);
+    assert_eq!(resolve(format!("models:/{name}@challenger")), 1);
+    assert!(matches!(
+        store.resolve_model_uri(&format!("models:/{name}/Production")),
+        Err(TrackingError::InvalidUri { .. })
+    ));
+}
