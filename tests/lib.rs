@@ -78,11 +78,15 @@ pub mod numbers {
         trace(ctx, start)
     }
 
-    /// Sums the scaled numbers into a metrics file; fails when the input says `fail`.
+    /// Sums the scaled numbers into a metrics file; fails when the input says `fail`, panics
+    /// when it says `panic`.
     #[stage(deps = [scale::scaled, "inputs/extra.txt"], metrics = [summary = "results/summary.json"])]
     fn total(ctx: &mut StageContext) -> Result<()> {
         let start = now_us();
         let extra = ctx.read_to_string("inputs/extra.txt")?;
+        if extra.trim() == "panic" {
+            panic!("inputs/extra.txt asked this stage to panic");
+        }
         if extra.trim() == "fail" {
             bail!("inputs/extra.txt asked this stage to fail");
         }

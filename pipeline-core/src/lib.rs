@@ -23,6 +23,7 @@ pub mod hash;
 pub mod layout;
 pub mod lockfile;
 pub mod metrics;
+mod panics;
 pub mod params;
 pub mod pipeline;
 pub mod predict;

@@ -251,3 +251,20 @@ fn a_killed_run_is_marked_killed_at_the_next_start() {
         "the pipeline run and its stage run"
     );
 }
+
+#[test]
+fn a_panicking_stage_is_one_line_with_its_message_and_location() {
+    let ws = new_workspace();
+    fs::write(ws.path().join("inputs/extra.txt"), "panic\n").unwrap();
+    let out = repro(ws.path(), &[], 0);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(
+            "error: stage `total` failed: panicked: inputs/extra.txt asked this stage to panic at tests/lib.rs:"
+        ),
+        "{stderr}"
+    );
+}

@@ -165,9 +165,8 @@ impl App {
 
     /// Parses the process arguments, runs the command and returns the exit code.
     pub fn main(self) -> ExitCode {
-        // Stage panics are caught and reported as that stage's failure; keep the default hook
-        // from printing a backtrace banner in the middle of the output.
-        std::panic::set_hook(Box::new(|_| {}));
+        // Panics are caught (a stage's is that stage's failure) and reported in one line.
+        crate::panics::install_hook();
         let cli = match Cli::try_parse() {
             Ok(cli) => cli,
             Err(error) => {
@@ -188,8 +187,9 @@ impl App {
                 eprintln!("error: {error:#}");
                 ExitCode::FAILURE
             }
-            Err(_) => {
-                eprintln!("error: internal error (a bug): the command panicked");
+            Err(payload) => {
+                let what = crate::panics::describe(payload.as_ref());
+                eprintln!("error: internal error (a bug): {what}");
                 ExitCode::FAILURE
             }
         }

@@ -371,7 +371,9 @@ impl<'a> Engine<'a> {
         let outcome = match result {
             Ok(Ok(())) => self.keep_outputs(i, check, staging.path()),
             Ok(Err(error)) => Err(StageError::Failed(error)),
-            Err(payload) => Err(StageError::Panicked(panic_message(&payload))),
+            Err(payload) => Err(StageError::Panicked(crate::panics::describe(
+                payload.as_ref(),
+            ))),
         };
         let (Some(recorder), Some(run_id)) = (self.recorder, run_id) else {
             return outcome;
@@ -476,14 +478,6 @@ impl<'a> Engine<'a> {
             .filter_map(|i| reports.remove(i))
             .collect()
     }
-}
-
-fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

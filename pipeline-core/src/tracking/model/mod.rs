@@ -398,18 +398,7 @@ pub fn new_run_id() -> String {
     sha.update(count.to_le_bytes());
     sha.update(keyed.to_le_bytes());
     sha.update(format!("{:?}", std::thread::current().id()).as_bytes());
-    to_hex(&sha.finalize()[..16])
-}
-
-/// Lowercase hex encoding.
-pub(super) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    s
+    crate::hash::hex(&sha.finalize()[..16])
 }
 
 #[cfg(test)]
