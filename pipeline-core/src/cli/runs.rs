@@ -358,3 +358,29 @@ fn compare(
     out.line(table::render(&headers, &cells).trim_end());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Pipeline;
+    use crate::tracking::counting::CountingStore;
+
+    #[test]
+    fn runs_list_asks_the_store_for_one_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CountingStore::with_runs(dir.path(), "p", 250);
+        let dag = Dag::new(Pipeline::new("p", Vec::new())).unwrap();
+        let args = ListArgs {
+            experiment: None,
+            filter: Some("metrics.accuracy >= 0".into()),
+            order_by: vec!["metrics.accuracy DESC".into()],
+            all: false,
+            max: DEFAULT_PAGE_SIZE,
+            page_token: None,
+            json: false,
+        };
+        let printer = Printer::new(Box::new(std::io::sink()));
+        list(&dag, &store, args, &printer).unwrap();
+        assert_eq!(store.counts(), (1, DEFAULT_PAGE_SIZE));
+    }
+}

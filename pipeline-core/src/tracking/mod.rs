@@ -10,6 +10,8 @@
 #![deny(missing_docs)]
 
 pub mod active_runs;
+#[cfg(test)]
+pub(crate) mod counting;
 pub mod error;
 pub mod filter;
 pub mod model;

@@ -61,3 +61,43 @@ pub fn serve(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dag::Dag;
+    use crate::pipeline::Pipeline;
+    use crate::tracking::counting::CountingStore;
+    use crate::workspace::Workspace;
+
+    #[test]
+    fn the_runs_page_asks_the_store_for_one_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(CountingStore::with_runs(dir.path(), "p", 250));
+        let session = Session::new(
+            Workspace::at(dir.path()),
+            Dag::new(Pipeline::new("p", Vec::new())).unwrap(),
+            crate::tracking::recorder::Target::Server("http://127.0.0.1:9".into()),
+        );
+        let state = UiState {
+            store: store.clone(),
+            session,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = serve(state, ([127, 0, 0, 1], 0).into(), |addr| {
+                let _ = tx.send(addr);
+            });
+        });
+        let addr = rx.recv().unwrap();
+        let experiment = store.get_experiment_by_name("p").unwrap().unwrap();
+        let url = format!(
+            "http://{addr}/experiments/{}?order_by=metrics.accuracy%20DESC&page=1",
+            experiment.experiment_id
+        );
+        let mut response = ureq::get(&url).call().unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        assert!(body.contains("run-149"), "the second page, best first");
+        assert_eq!(store.counts(), (1, 100));
+    }
+}
