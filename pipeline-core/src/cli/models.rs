@@ -2,7 +2,7 @@
 
 use super::{table, Printer};
 use crate::tracking::recorder::Target;
-use crate::tracking::{TrackingError, TrackingStore, TrackingUri};
+use crate::tracking::{ModelUri, TrackingError, TrackingStore};
 use anyhow::bail;
 use std::process::ExitCode;
 
@@ -68,11 +68,11 @@ fn register(
     name: &str,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let source = match TrackingUri::parse(uri)? {
-        TrackingUri::Run { .. } => uri.to_string(),
+    let source = match ModelUri::parse(uri)? {
+        ModelUri::Run { .. } => uri.to_string(),
         _ => store.resolve_model_uri(uri)?.source,
     };
-    let TrackingUri::Run { run_id, path } = TrackingUri::parse(&source)? else {
+    let ModelUri::Run { run_id, path } = ModelUri::parse(&source)? else {
         bail!("`{uri}` does not name a run's model");
     };
     store.get_run(&run_id)?;

@@ -3,7 +3,7 @@
 use super::Printer;
 use crate::predict::Predictor;
 use crate::tracking::recorder::Target;
-use crate::tracking::TrackingUri;
+use crate::tracking::ModelUri;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
@@ -83,11 +83,11 @@ fn resolve(
         bail!("model `{uri}` not found (expected runs:/…, models:/… or a path)");
     }
     let store = tracking.open()?;
-    let source = match TrackingUri::parse(uri)? {
-        TrackingUri::Run { .. } => uri.to_string(),
+    let source = match ModelUri::parse(uri)? {
+        ModelUri::Run { .. } => uri.to_string(),
         _ => store.resolve_model_uri(uri)?.source,
     };
-    let TrackingUri::Run { run_id, path } = TrackingUri::parse(&source)? else {
+    let ModelUri::Run { run_id, path } = ModelUri::parse(&source)? else {
         bail!("model `{uri}` points at `{source}`, which is not a runs:/ URI");
     };
     let dest = scratch.join("model");

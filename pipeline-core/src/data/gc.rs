@@ -38,10 +38,7 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
     for entry in versioned(ws)? {
         keep_entry(&store, &entry, &mut keep);
     }
-    let lock = crate::lockfile::LockFile::load(ws.root()).map_err(|e| DataError::Pointer {
-        path: crate::lockfile::LOCK_FILE.to_string(),
-        message: e.to_string(),
-    })?;
+    let lock = crate::lockfile::LockFile::load(ws.root())?;
     let in_use: HashSet<&str> = lock
         .stages
         .values()
@@ -61,15 +58,8 @@ pub fn collect(ws: &Workspace, workspace_only: bool) -> Result<Collected, DataEr
     }
     let db = ws.layout().tracking_db();
     if db.is_file() {
-        let tracking =
-            SqliteStore::open(&db, &ws.layout().objects_dir()).map_err(|e| DataError::Pointer {
-                path: db.display().to_string(),
-                message: e.to_string(),
-            })?;
-        keep.extend(tracking.artifact_hashes().map_err(|e| DataError::Pointer {
-            path: db.display().to_string(),
-            message: e.to_string(),
-        })?);
+        let tracking = SqliteStore::open(&db, &ws.layout().objects_dir())?;
+        keep.extend(tracking.artifact_hashes()?);
     }
     sweep(&store, &keep, &mut collected)?;
     Ok(collected)

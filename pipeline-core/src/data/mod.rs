@@ -36,6 +36,28 @@ pub enum DataError {
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] CasError),
+    /// `.pipeline/config.toml` (remotes) is unreadable or names no such remote.
+    #[error("{path}: {message}")]
+    Config {
+        /// The config file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `pipeline.lock` is unreadable.
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
+    /// The embedded tracking store (whose artifacts share the cache) failed.
+    #[error("tracking store: {0}")]
+    Tracking(#[from] crate::tracking::TrackingError),
+    /// An object does not hash to its name.
+    #[error("{path}: corrupt object: content hashes to {actual}")]
+    CorruptObject {
+        /// The object file.
+        path: String,
+        /// What it hashes to.
+        actual: String,
+    },
     /// A pointer file is unreadable.
     #[error("{path}: {message}")]
     Pointer {
@@ -162,10 +184,7 @@ pub fn versioned(ws: &Workspace) -> Result<Vec<PathEntry>, DataError> {
         .into_iter()
         .map(|rel| Pointer::load(ws.root(), &rel).map(|p| p.entry(&rel)))
         .collect::<Result<_, _>>()?;
-    let lock = LockFile::load(ws.root()).map_err(|e| DataError::Pointer {
-        path: crate::lockfile::LOCK_FILE.to_string(),
-        message: e.to_string(),
-    })?;
+    let lock = LockFile::load(ws.root())?;
     for stage in lock.stages.values() {
         entries.extend(stage.outs.iter().cloned());
     }

@@ -12,9 +12,6 @@ use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The config file holding remotes, inside `.pipeline/`.
-const CONFIG: &str = "config.toml";
-
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Config {
     #[serde(default)]
@@ -29,14 +26,14 @@ struct RemoteConfig {
 }
 
 fn config_error(message: impl std::fmt::Display) -> DataError {
-    DataError::Pointer {
-        path: format!(".pipeline/{CONFIG}"),
+    DataError::Config {
+        path: ".pipeline/config.toml".to_string(),
         message: message.to_string(),
     }
 }
 
 fn load(ws: &Workspace) -> Result<Config, DataError> {
-    match std::fs::read_to_string(ws.layout().state_dir().join(CONFIG)) {
+    match std::fs::read_to_string(ws.layout().config_file()) {
         Ok(text) => toml::from_str(&text).map_err(config_error),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(config_error(e)),
@@ -45,7 +42,7 @@ fn load(ws: &Workspace) -> Result<Config, DataError> {
 
 fn save(ws: &Workspace, config: &Config) -> Result<(), DataError> {
     let text = toml::to_string(config).map_err(config_error)?;
-    atomic::write(&ws.layout().state_dir().join(CONFIG), text.as_bytes()).map_err(config_error)
+    atomic::write(&ws.layout().config_file(), text.as_bytes()).map_err(config_error)
 }
 
 /// Records remote `name` at `url`; the first remote becomes the default.
@@ -172,9 +169,9 @@ fn copy_objects(
         let (actual, _) = to.write_file(&source)?;
         if &actual != hash {
             let _ = std::fs::remove_file(to.object_path(&actual));
-            return Err(DataError::Pointer {
+            return Err(DataError::CorruptObject {
                 path: source.display().to_string(),
-                message: format!("corrupt object: content hashes to {actual}"),
+                actual,
             });
         }
         t.objects += 1;

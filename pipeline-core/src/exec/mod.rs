@@ -151,7 +151,7 @@ pub struct Engine<'a> {
     state: StateCache,
     store: ContentStore,
     runs: RunCache,
-    lock: Mutex<LockState>,
+    lockfile: Mutex<LockState>,
     recorder: Option<&'a Recorder>,
 }
 
@@ -181,7 +181,7 @@ impl<'a> Engine<'a> {
             state: StateCache::load(&ws.layout().state_cache()),
             store: ContentStore::new(ws.layout().objects_dir()),
             runs: RunCache::new(ws.layout().run_cache_dir()),
-            lock: Mutex::new(LockState {
+            lockfile: Mutex::new(LockState {
                 file: LockFile::load(ws.root())?,
                 dirty: false,
                 saved: Instant::now(),
@@ -210,7 +210,7 @@ impl<'a> Engine<'a> {
 
     /// The lock file as currently held.
     pub fn lock_file(&self) -> LockFile {
-        lock(&self.lock).file.clone()
+        guard(&self.lockfile).file.clone()
     }
 
     /// Hashes stage `i`'s dependencies and compares with the lock file.
@@ -238,7 +238,7 @@ impl<'a> Engine<'a> {
             outs: stage.outs.iter().map(|o| o.path.clone()).collect(),
         };
         let digest = fingerprint.digest();
-        let locked = lock(&self.lock).file.stages.get(&stage.name).cloned();
+        let locked = guard(&self.lockfile).file.stages.get(&stage.name).cloned();
         let mut reasons = Vec::new();
         match &locked {
             None => reasons.push(Reason::NeverRun),
@@ -403,7 +403,7 @@ impl<'a> Engine<'a> {
     /// Writes the stage's new lock entry.
     fn record(&self, check: &Check, outs: Vec<PathEntry>) -> Result<(), StageError> {
         let entry = check.fingerprint.to_lock(check.deps.clone(), outs);
-        let mut state = lock(&self.lock);
+        let mut state = guard(&self.lockfile);
         if state.file.stages.get(&check.fingerprint.name) != Some(&entry) {
             state
                 .file
@@ -422,7 +422,7 @@ impl<'a> Engine<'a> {
     /// Drops lock entries of stages the pipeline no longer has.
     pub fn prune_lock(&self) {
         let known: BTreeSet<&str> = self.dag.stages().iter().map(|s| s.name.as_str()).collect();
-        let mut state = lock(&self.lock);
+        let mut state = guard(&self.lockfile);
         let before = state.file.stages.len();
         state
             .file
@@ -436,7 +436,7 @@ impl<'a> Engine<'a> {
     /// Writes what is pending: the lock file, then the state cache (a lost state cache only
     /// costs rehashing).
     pub fn finish(&self) -> Result<(), LockError> {
-        let mut state = lock(&self.lock);
+        let mut state = guard(&self.lockfile);
         if state.dirty {
             state.file.save(self.ws.root())?;
             state.dirty = false;
@@ -480,7 +480,7 @@ impl<'a> Engine<'a> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn guard<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

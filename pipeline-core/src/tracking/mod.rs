@@ -15,13 +15,13 @@ pub(crate) mod counting;
 pub mod error;
 pub mod filter;
 pub mod model;
+pub mod model_uri;
 pub mod query;
 pub mod recorder;
 pub mod rest;
 pub mod sqlite;
 pub mod store;
 pub mod target;
-pub mod uri;
 
 pub use self::error::{Result, TrackingError};
 pub use self::filter::{Filter, OrderBy};
@@ -29,9 +29,9 @@ pub use self::model::{
     Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
     Tag,
 };
+pub use self::model_uri::ModelUri;
 pub use self::query::{RunPage, SearchQuery};
 pub use self::rest::RestStore;
 pub use self::sqlite::SqliteStore;
 pub use self::store::TrackingStore;
 pub use self::target::Target;
-pub use self::uri::TrackingUri;

@@ -13,8 +13,8 @@ use super::model::{
     now_ms, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
     RunStatus, Tag,
 };
+use super::model_uri::ModelUri;
 pub use super::query::{RunPage, SearchQuery};
-use super::uri::TrackingUri;
 
 /// A place to record experiments, runs, artifacts and registered models.
 ///
@@ -202,13 +202,11 @@ pub trait TrackingStore: Send + Sync {
 
     /// Resolves a `models:/` URI to the model version it names.
     fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {
-        match TrackingUri::parse(uri)? {
-            TrackingUri::ModelVersion { name, version } => self.get_model_version(&name, version),
-            TrackingUri::ModelLatest { name } => self.latest_model_version(&name),
-            TrackingUri::ModelAlias { name, alias } => {
-                self.get_model_version_by_alias(&name, &alias)
-            }
-            TrackingUri::Run { .. } => Err(TrackingError::InvalidUri {
+        match ModelUri::parse(uri)? {
+            ModelUri::ModelVersion { name, version } => self.get_model_version(&name, version),
+            ModelUri::ModelLatest { name } => self.latest_model_version(&name),
+            ModelUri::ModelAlias { name, alias } => self.get_model_version_by_alias(&name, &alias),
+            ModelUri::Run { .. } => Err(TrackingError::InvalidUri {
                 uri: uri.to_string(),
                 reason: "expected a models:/ URI".into(),
             }),

@@ -10,7 +10,6 @@
 //! registry (`/models`).
 
 mod charts;
-mod dag;
 mod html;
 mod pages;
 
@@ -38,7 +37,7 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/runs/{id}/artifacts/{*path}", get(pages::artifact))
         .route("/compare", get(pages::compare))
         .route("/models", get(pages::models))
-        .route("/dag", get(dag::page))
+        .route("/dag", get(pages::pipeline))
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@
 
 mod artifacts;
 mod embedded;
+mod embedded_storage;
 mod paging;
 mod registry;
 mod runs;

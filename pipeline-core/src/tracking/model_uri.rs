@@ -13,7 +13,7 @@ use super::model::{normalize_artifact_path, validate_model_name};
 
 /// A parsed `runs:/` or `models:/` URI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TrackingUri {
+pub enum ModelUri {
     /// `runs:/<run_id>` or `runs:/<run_id>/<path>`: an artifact (or the
     /// whole artifact root when `path` is empty) of a run.
     Run {
@@ -43,7 +43,7 @@ pub enum TrackingUri {
     },
 }
 
-impl TrackingUri {
+impl ModelUri {
     /// Parses a URI; see the variants for the accepted forms.
     pub fn parse(uri: &str) -> Result<Self> {
         let bad = |reason: &str| TrackingError::InvalidUri {
@@ -63,7 +63,7 @@ impl TrackingUri {
                 return Err(bad("run id may only contain letters, digits, '-' and '_'"));
             }
             let path = normalize_artifact_path(path).map_err(|e| bad(&e.to_string()))?;
-            return Ok(TrackingUri::Run {
+            return Ok(ModelUri::Run {
                 run_id: run_id.to_string(),
                 path,
             });
@@ -78,7 +78,7 @@ impl TrackingUri {
                 if alias.contains('/') || alias.contains('@') {
                     return Err(bad("alias must not contain '/' or '@'"));
                 }
-                return Ok(TrackingUri::ModelAlias {
+                return Ok(ModelUri::ModelAlias {
                     name: name.to_string(),
                     alias: alias.to_string(),
                 });
@@ -93,7 +93,7 @@ impl TrackingUri {
                 return Err(bad("unexpected path after the model version"));
             }
             if selector == "latest" {
-                return Ok(TrackingUri::ModelLatest {
+                return Ok(ModelUri::ModelLatest {
                     name: name.to_string(),
                 });
             }
@@ -102,7 +102,7 @@ impl TrackingUri {
             }
             return match selector.parse::<u64>() {
                 Ok(0) => Err(bad("model versions start at 1")),
-                Ok(version) => Ok(TrackingUri::ModelVersion {
+                Ok(version) => Ok(ModelUri::ModelVersion {
                     name: name.to_string(),
                     version,
                 }),
@@ -125,29 +125,29 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
     validate_model_name(name).map_err(|e| e.to_string())
 }
 
-impl FromStr for TrackingUri {
+impl FromStr for ModelUri {
     type Err = TrackingError;
 
     fn from_str(s: &str) -> Result<Self> {
-        TrackingUri::parse(s)
+        ModelUri::parse(s)
     }
 }
 
-impl fmt::Display for TrackingUri {
+impl fmt::Display for ModelUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TrackingUri::Run { run_id, path } if path.is_empty() => write!(f, "runs:/{run_id}"),
-            TrackingUri::Run { run_id, path } => write!(f, "runs:/{run_id}/{path}"),
-            TrackingUri::ModelVersion { name, version } => write!(f, "models:/{name}/{version}"),
-            TrackingUri::ModelLatest { name } => write!(f, "models:/{name}/latest"),
-            TrackingUri::ModelAlias { name, alias } => write!(f, "models:/{name}@{alias}"),
+            ModelUri::Run { run_id, path } if path.is_empty() => write!(f, "runs:/{run_id}"),
+            ModelUri::Run { run_id, path } => write!(f, "runs:/{run_id}/{path}"),
+            ModelUri::ModelVersion { name, version } => write!(f, "models:/{name}/{version}"),
+            ModelUri::ModelLatest { name } => write!(f, "models:/{name}/latest"),
+            ModelUri::ModelAlias { name, alias } => write!(f, "models:/{name}@{alias}"),
         }
     }
 }
 
 /// The artifact URI of a path inside a run: `runs:/<run_id>/<path>`.
 pub fn run_artifact_uri(run_id: &str, path: &str) -> String {
-    TrackingUri::Run {
+    ModelUri::Run {
         run_id: run_id.to_string(),
         path: path.trim_matches('/').to_string(),
     }
@@ -161,35 +161,35 @@ mod tests {
     #[test]
     fn parses_all_forms() {
         assert_eq!(
-            TrackingUri::parse("runs:/0123abcd/model/model.json").unwrap(),
-            TrackingUri::Run {
+            ModelUri::parse("runs:/0123abcd/model/model.json").unwrap(),
+            ModelUri::Run {
                 run_id: "0123abcd".into(),
                 path: "model/model.json".into()
             }
         );
         assert_eq!(
-            TrackingUri::parse("runs:/0123abcd").unwrap(),
-            TrackingUri::Run {
+            ModelUri::parse("runs:/0123abcd").unwrap(),
+            ModelUri::Run {
                 run_id: "0123abcd".into(),
                 path: String::new()
             }
         );
         assert_eq!(
-            TrackingUri::parse("models:/iris/3").unwrap(),
-            TrackingUri::ModelVersion {
+            ModelUri::parse("models:/iris/3").unwrap(),
+            ModelUri::ModelVersion {
                 name: "iris".into(),
                 version: 3
             }
         );
         assert_eq!(
-            TrackingUri::parse("models:/iris/latest").unwrap(),
-            TrackingUri::ModelLatest {
+            ModelUri::parse("models:/iris/latest").unwrap(),
+            ModelUri::ModelLatest {
                 name: "iris".into()
             }
         );
         assert_eq!(
-            TrackingUri::parse("models:/iris@champion").unwrap(),
-            TrackingUri::ModelAlias {
+            ModelUri::parse("models:/iris@champion").unwrap(),
+            ModelUri::ModelAlias {
                 name: "iris".into(),
                 alias: "champion".into()
             }
@@ -205,7 +205,7 @@ mod tests {
             "models:/m/latest",
             "models:/m@prod",
         ] {
-            assert_eq!(TrackingUri::parse(s).unwrap().to_string(), s);
+            assert_eq!(ModelUri::parse(s).unwrap().to_string(), s);
         }
         assert_eq!(run_artifact_uri("abc", "model/"), "runs:/abc/model");
     }
@@ -229,7 +229,7 @@ mod tests {
             "s3://bucket/key",
             "",
         ] {
-            let err = TrackingUri::parse(bad).unwrap_err();
+            let err = ModelUri::parse(bad).unwrap_err();
             assert!(
                 matches!(&err, TrackingError::InvalidUri { uri, .. } if uri == bad),
                 "{bad}: {err}"

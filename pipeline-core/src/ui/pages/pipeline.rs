@@ -1,10 +1,10 @@
 //! `/dag`: the pipeline graph drawn as SVG, each stage coloured by its state (up to date, stale
 //! and why, failing to check), computed as `status` does.
 
-use super::html::{esc, table};
-use super::UiState;
 use crate::exec::StageState;
 use crate::session::ReproRequest;
+use crate::ui::html::{esc, table};
+use crate::ui::UiState;
 use axum::extract::State;
 use axum::response::Html;
 use std::fmt::Write;
@@ -37,18 +37,16 @@ fn reasons(state: &StageState) -> Vec<String> {
 }
 
 /// The page.
-pub async fn page_handler(State(state): State<Arc<UiState>>) -> Html<String> {
+pub async fn page(State(state): State<Arc<UiState>>) -> Html<String> {
     render(&state)
 }
-
-pub use page_handler as page;
 
 fn render(state: &UiState) -> Html<String> {
     let dag = state.session.dag();
     let states = match states(state) {
         Ok(states) => states,
         Err(message) => {
-            return super::html::page(
+            return crate::ui::html::page(
                 "Pipeline",
                 &format!("<div class=\"error\">{}</div>", esc(&message)),
             );
@@ -153,7 +151,7 @@ fn render(state: &UiState) -> Html<String> {
             &rows
         )
     );
-    super::html::page(&format!("Pipeline {}", dag.name()), &body)
+    crate::ui::html::page(&format!("Pipeline {}", dag.name()), &body)
 }
 
 /// The page's label: a restorable stage is stale all the same (`repro` would restore it).
