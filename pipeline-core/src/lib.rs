@@ -1,35 +1,42 @@
 //! Runtime of the pipeline engine.
 //!
-//! A pipeline (built by `#[pipeline]` from `pipeline-macros`) is validated into a [`dag::Dag`];
-//! [`exec::Engine`] hashes each stage's inputs into a [`fingerprint::StageFingerprint`], compares
-//! it with [`lock::LockFile`], and skips, restores from [`cache`] or runs each stage, in parallel
-//! where the graph allows. [`cli`] puts all of it behind one function call.
+//! A pipeline author writes stages with [`pipeline`] and [`stage`] (everything a stage file needs
+//! is in [`prelude`]) and hands the result to [`cli::main`]: the binary then has every command
+//! (`repro`, `status`, `exp`, `runs`, `ui`, …). Programs that drive the engine themselves use a
+//! [`session::Session`], the one path through it that the CLI and the UI use too; [`tracking`]
+//! is the MLflow-shaped store behind runs and models; `testing` (feature `testing`) runs a
+//! pipeline in a temporary workspace for snapshot tests.
+//!
+//! Inside, a pipeline is validated into a [`dag::Dag`]; the engine hashes each stage's inputs
+//! into a fingerprint, compares it with `pipeline.lock`, and skips, restores from the content
+//! store or runs each stage, in parallel where the graph allows.
 
 #![deny(missing_docs)]
 
-pub mod atomic;
-pub mod cas;
+pub(crate) mod atomic;
+pub(crate) mod cas;
 pub mod cli;
-pub mod compare;
-pub mod context;
+pub(crate) mod compare;
+pub(crate) mod context;
 pub mod dag;
-pub mod data;
-pub mod display;
-pub mod entry;
-pub mod exec;
-pub mod exp;
-pub mod fingerprint;
+pub(crate) mod data;
+pub(crate) mod display;
+pub(crate) mod entry;
+pub(crate) mod exec;
+pub(crate) mod exp;
+pub(crate) mod fingerprint;
 pub mod hash;
-pub mod layout;
-pub mod lockfile;
-pub mod metrics;
+pub(crate) mod layout;
+pub(crate) mod lockfile;
+pub(crate) mod metrics;
 mod panics;
-pub mod params;
-pub mod pipeline;
+pub(crate) mod params;
+pub(crate) mod pipeline;
 pub mod predict;
-pub mod run_cache;
+pub(crate) mod run_cache;
 pub mod session;
-pub mod state;
+pub(crate) mod state;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tracking;
 pub mod ui;
@@ -40,7 +47,12 @@ pub use params::{Invalid, ParamSection, ParamValues, ParamsSection};
 pub use pipeline::{IntoStageResult, OutKind, Pipeline, StageDef};
 pub use pipeline_macros::{pipeline, stage};
 
-/// What a stage file usually needs.
+pub use exec::{Event, Outcome, StageReport, StageState, StageStatus};
+pub use exp::ExpRecord;
+pub use fingerprint::Reason;
+
+/// What a stage file needs: the two attributes, the context a stage receives, params sections
+/// and their validation, and `anyhow`'s `Result` for stage bodies.
 pub mod prelude {
     pub use crate::{pipeline, stage, Invalid, ParamsSection, StageContext};
     pub use anyhow::{bail, Context as _, Result};

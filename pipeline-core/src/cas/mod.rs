@@ -1,7 +1,7 @@
 //! The one content-addressed store, `.pipeline/cache/ab/cdef…`: stage outputs, versioned data
 //! and tracking artifacts alike are stored once by SHA-256. Objects are written through a temp
 //! file (named by [`crate::layout`], so one sweep finds leftovers) and renamed into place, and
-//! verified whenever they are read, so a corrupt object is reported and never copied onward.
+//! verified whenever they are read (a corrupt object found is deleted: it can only do harm), so a corrupt object is reported and never copied onward.
 //!
 //! `tree.rs` puts workspace files and directories in and takes them out again (a directory is a
 //! manifest object listing its files).
@@ -211,17 +211,6 @@ impl ContentStore {
         Ok(())
     }
 
-    /// Whether object `hash` is present and its content matches its name. A corrupt object is
-    /// left in place: the caller decides what to do about it.
-    pub fn verify(&self, hash: &str) -> Result<bool, CasError> {
-        let object = self.object_path(hash);
-        match hash::file(&object) {
-            Ok((actual, _)) => Ok(actual == hash),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_err(&object)(e)),
-        }
-    }
-
     /// Every object in the store: its hash and size. Temp files of writers are not objects.
     pub fn list(&self) -> Result<Vec<(String, u64)>, CasError> {
         let mut out = Vec::new();
@@ -276,7 +265,6 @@ mod tests {
         fs::write(dir.path().join("f"), "hello").unwrap();
         assert_eq!(store.write_file(&dir.path().join("f")).unwrap().0, a);
         assert_eq!(store.read(&a, "a").unwrap(), b"hello");
-        assert!(store.verify(&b).unwrap());
         let mut listed: Vec<String> = store.list().unwrap().into_iter().map(|o| o.0).collect();
         listed.sort();
         let mut both = vec![a.clone(), b.clone()];
@@ -284,7 +272,6 @@ mod tests {
         assert_eq!(listed, both);
 
         fs::write(store.object_path(&b), "tampered").unwrap();
-        assert!(!store.verify(&b).unwrap());
         let err = store.read(&b, "b").unwrap_err();
         assert!(matches!(err, CasError::Corrupt { .. }), "{err}");
         assert!(!store.has(&b), "a corrupt object read is removed");

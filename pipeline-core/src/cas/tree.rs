@@ -137,16 +137,9 @@ impl ContentStore {
 
     /// Reads a directory manifest object.
     pub fn read_manifest(&self, hash: &str) -> Result<Manifest, CasError> {
-        let object = self.object_path(hash);
-        let bytes = fs::read(&object).map_err(io_err(&object))?;
-        if hash::bytes(&bytes) != hash {
-            return Err(CasError::BadManifest {
-                object,
-                message: "content does not match its hash".into(),
-            });
-        }
+        let bytes = self.read(hash, "a directory manifest")?;
         serde_json::from_slice(&bytes).map_err(|e| CasError::BadManifest {
-            object,
+            object: self.object_path(hash),
             message: e.to_string(),
         })
     }
