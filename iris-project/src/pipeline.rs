@@ -73,7 +73,7 @@ pub mod iris {
         deps = [prepare::train],
         outs = [model = "models/model.json"],
         params = [train],
-        code = ["src/ml/dataset.rs", "src/ml/forest.rs"],
+        code = ["src/ml/dataset.rs", "src/ml/forest"],
     )]
     fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
         let data = read_dataset(&ctx.input(prepare::train), prepare::train.path)?;
@@ -89,7 +89,7 @@ pub mod iris {
         outs = [metadata = "models/metadata.json"],
         metrics = [metrics = "models/metrics.json"],
         plots = [confusion = "models/confusion_matrix.svg"],
-        code = ["src/ml/dataset.rs", "src/ml/forest.rs", "src/ml/metrics.rs", "src/ml/plot.rs"],
+        code = ["src/ml/dataset.rs", "src/ml/forest", "src/ml/metrics.rs", "src/ml/plot.rs"],
     )]
     fn evaluate(ctx: &mut StageContext) -> Result<()> {
         let model_json = ctx.read_to_string(train::model)?;

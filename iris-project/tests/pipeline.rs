@@ -3,7 +3,8 @@
 use iris_project::pipeline::iris;
 use pipeline_core::testing::TestWorkspace;
 
-const PARAMS: &str = include_str!("../../params.toml");
+/// The tests' own params (not the workspace's `params.toml`, which users edit).
+const PARAMS: &str = include_str!("fixtures/params.toml");
 
 fn workspace() -> TestWorkspace {
     TestWorkspace::new()

@@ -5,7 +5,8 @@ use iris_project::{pipeline::iris, predict::IrisPredictor};
 use pipeline_core::cli::App;
 use pipeline_core::testing::TestWorkspace;
 
-const PARAMS: &str = include_str!("../../params.toml");
+/// The tests' own params (not the workspace's `params.toml`, which users edit).
+const PARAMS: &str = include_str!("fixtures/params.toml");
 
 fn workspace() -> TestWorkspace {
     TestWorkspace::new()

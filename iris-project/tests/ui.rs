@@ -12,7 +12,8 @@ use pipeline_core::workspace::Workspace;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PARAMS: &str = include_str!("../../params.toml");
+/// The tests' own params (not the workspace's `params.toml`, which users edit).
+const PARAMS: &str = include_str!("fixtures/params.toml");
 
 fn cli(ws: &TestWorkspace, args: &[&str]) -> String {
     ws.run(iris::pipeline(), args)
