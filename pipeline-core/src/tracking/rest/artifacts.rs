@@ -107,7 +107,7 @@ impl RestStore {
         };
         fs::create_dir_all(&parent).map_err(|e| TrackingError::io(&parent, e))?;
         let mut tmp = tempfile::Builder::new()
-            .prefix(".download-")
+            .prefix(crate::layout::TMP_PREFIX)
             .tempfile_in(&parent)
             .map_err(|e| TrackingError::io(&parent, e))?;
         let mut reader = resp.body_mut().as_reader();
