@@ -21,10 +21,9 @@ pub(crate) mod context;
 pub mod dag;
 pub(crate) mod data;
 pub(crate) mod display;
+pub(crate) mod engine;
 pub(crate) mod entry;
-pub(crate) mod exec;
 pub(crate) mod exp;
-pub(crate) mod fingerprint;
 pub mod hash;
 pub(crate) mod layout;
 pub(crate) mod lockfile;
@@ -33,7 +32,6 @@ mod panics;
 pub(crate) mod params;
 pub(crate) mod pipeline;
 pub mod predict;
-pub(crate) mod run_cache;
 pub mod session;
 pub(crate) mod state;
 #[cfg(feature = "testing")]
@@ -47,9 +45,9 @@ pub use params::{Invalid, ParamSection, ParamValues, ParamsSection};
 pub use pipeline::{IntoStageResult, OutKind, Pipeline, StageDef};
 pub use pipeline_macros::{pipeline, stage};
 
-pub use exec::{Event, Outcome, StageReport, StageState, StageStatus};
+pub use engine::fingerprint::Reason;
+pub use engine::{Event, Outcome, StageReport, StageState, StageStatus};
 pub use exp::ExpRecord;
-pub use fingerprint::Reason;
 
 /// What a stage file needs: the two attributes, the context a stage receives, params sections
 /// and their validation, and `anyhow`'s `Result` for stage bodies.

@@ -2,7 +2,7 @@
 
 use super::{table, waiting, Printer};
 use crate::compare;
-use crate::exec::Event;
+use crate::engine::Event;
 use crate::exp::{grid, ExpRecord, ExperimentLog};
 use crate::metrics::format_value;
 use crate::params::PARAMS_FILE;

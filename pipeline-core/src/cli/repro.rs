@@ -1,7 +1,7 @@
 //! `repro`: bring outputs up to date, or with `--dry` say what that would do.
 
 use super::{waiting, Printer};
-use crate::exec::{Event, Outcome, StageState};
+use crate::engine::{Event, Outcome, StageState};
 use crate::session::{ReproRequest, Scope, Session};
 use anyhow::bail;
 use std::process::ExitCode;

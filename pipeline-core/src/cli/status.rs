@@ -1,7 +1,7 @@
 //! `status`: which stages are stale and why, field by field, and how versioned data compares.
 
 use super::Printer;
-use crate::exec::StageState;
+use crate::engine::StageState;
 use crate::session::{DataState, Session};
 use serde::Serialize;
 use std::process::ExitCode;

@@ -4,8 +4,8 @@
 
 use super::{versioned, DataError};
 use crate::cas::ContentStore;
+use crate::engine::run_cache::RunCache;
 use crate::entry::PathEntry;
-use crate::run_cache::RunCache;
 use crate::tracking::SqliteStore;
 use crate::workspace::Workspace;
 use std::collections::HashSet;

@@ -6,8 +6,8 @@
 use super::{versioned, DataError};
 use crate::atomic;
 use crate::cas::ContentStore;
+use crate::engine::run_cache::RunCache;
 use crate::entry::PathEntry;
-use crate::run_cache::RunCache;
 use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 
 use super::{new_id, ExpError, ExpRecord, RECORD_ARTIFACT};
 use crate::dag::Dag;
-use crate::exec::{Engine, Event, Failure, Options};
+use crate::engine::{Engine, Event, Failure, Options};
 use crate::metrics;
 use crate::params::ParamValues;
 use crate::pipeline::{DepDef, OutKind};

@@ -4,7 +4,7 @@
 
 use super::{ReproReport, ReproRequest, Session, SessionError};
 use crate::atomic;
-use crate::exec::Event;
+use crate::engine::Event;
 use crate::exp::run::{run_points, Point};
 use crate::exp::{ExpError, ExpRecord, ExperimentLog, StoreLog};
 use crate::params::{self, PARAMS_FILE};

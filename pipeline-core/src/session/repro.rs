@@ -1,7 +1,7 @@
 //! `repro` and the plan behind `status` and `repro --dry`.
 
 use super::{Scope, Session, SessionError};
-use crate::exec::{Engine, Event, Failure, Options, Outcome, StageReport, StageStatus};
+use crate::engine::{Engine, Event, Failure, Options, Outcome, StageReport, StageStatus};
 use crate::params::flat_params;
 use crate::tracking::recorder::{self, Recorder};
 

@@ -1,7 +1,7 @@
 //! `/dag`: the pipeline graph drawn as SVG, each stage coloured by its state (up to date, stale
 //! and why, failing to check), computed as `status` does.
 
-use crate::exec::StageState;
+use crate::engine::StageState;
 use crate::session::ReproRequest;
 use crate::ui::html::{esc, table};
 use crate::ui::UiState;

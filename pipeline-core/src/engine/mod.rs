@@ -7,8 +7,10 @@
 //! are renamed into the workspace → the lock file is rewritten. Each step is atomic, and each
 //! later step can be redone from the earlier ones.
 
+pub(crate) mod fingerprint;
 mod outputs;
 mod plan;
+pub(crate) mod run_cache;
 pub mod scheduler;
 
 pub use plan::{StageState, StageStatus};
@@ -16,11 +18,11 @@ pub use plan::{StageState, StageStatus};
 use crate::cas::{CasError, ContentStore};
 use crate::context::StageContext;
 use crate::dag::Dag;
+use crate::engine::fingerprint::{Reason, StageFingerprint};
+use crate::engine::run_cache::{RunCache, RunRecord};
 use crate::entry::PathEntry;
-use crate::fingerprint::{Reason, StageFingerprint};
 use crate::lockfile::{LockError, LockFile};
 use crate::params::ParamValues;
-use crate::run_cache::{RunCache, RunRecord};
 use crate::state::{HashError, StateCache};
 use crate::tracking::recorder::Recorder;
 use crate::tracking::TrackingError;

@@ -3,9 +3,9 @@
 
 use super::{Check, Engine, StageError};
 use crate::cas;
+use crate::engine::run_cache::RunRecord;
 use crate::entry::PathEntry;
 use crate::pipeline::OutKind;
-use crate::run_cache::RunRecord;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;

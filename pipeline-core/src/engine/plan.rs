@@ -3,7 +3,7 @@
 //! stale one is stale because of it, without hashing outputs that are about to change.
 
 use super::{Check, Engine, StageError};
-use crate::fingerprint::{Reason, StageFingerprint};
+use crate::engine::fingerprint::{Reason, StageFingerprint};
 use crate::pipeline::DepDef;
 use crate::state::HashError;
 use std::collections::{BTreeMap, BTreeSet};
