@@ -1,4 +1,4 @@
-//! `code = ["src/ml/forest.rs", "src/ml"]`: helper source files whose content joins a stage's
+//! `code = ["src/ml/forest", "src/ml/dataset.rs"]`: helper source files whose content joins a stage's
 //! code fingerprint, so editing the code a stage calls reruns it too. Paths are relative to the
 //! crate being compiled (`CARGO_MANIFEST_DIR`); a directory means every file below it, sorted.
 
