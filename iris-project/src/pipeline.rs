@@ -76,7 +76,7 @@ pub mod iris {
         code = ["src/ml/dataset.rs", "src/ml/forest"],
     )]
     fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
-        let data = read_dataset(&ctx.input(prepare::train), prepare::train.path)?;
+        let data = read_dataset(&ctx.input(prepare::train)?, prepare::train.path)?;
         let forest = RandomForest::fit(&train.forest(), &data)?;
         ctx.log_model(&forest, "model")?;
         ctx.write(train::model, forest.to_json())
@@ -94,7 +94,7 @@ pub mod iris {
     fn evaluate(ctx: &mut StageContext) -> Result<()> {
         let model_json = ctx.read_to_string(train::model)?;
         let forest = RandomForest::from_json(&model_json)?;
-        let test = read_dataset(&ctx.input(prepare::test), prepare::test.path)?;
+        let test = read_dataset(&ctx.input(prepare::test)?, prepare::test.path)?;
         let predicted = forest.predict(test.features.view())?;
         let metrics = ml::evaluate(&test.labels, &predicted, &test.class_names)?;
         ctx.write(

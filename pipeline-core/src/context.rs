@@ -21,6 +21,19 @@ pub enum ContextError {
         /// Its stage.
         owner: String,
     },
+    /// The stage reads a path it did not declare in `deps`: it could run before (or in
+    /// parallel with) the stage writing it, and a change to it would not rerun this stage.
+    #[error("stage `{stage}` reads `{path}`{owner} without declaring it: add {fix} to its `deps`")]
+    Undeclared {
+        /// The running stage.
+        stage: String,
+        /// The path it asked for.
+        path: String,
+        /// ", an output of stage `x`," when another stage writes it.
+        owner: String,
+        /// What to add to `deps`.
+        fix: String,
+    },
     /// The output's directory could not be created.
     #[error("{path}: {source}")]
     Io {
@@ -39,6 +52,22 @@ pub struct StageContext {
     staging: PathBuf,
     run_id: Option<String>,
     log: StageLog,
+    reads: Option<Reads>,
+}
+
+/// What a stage may read: its declared dependencies, and who writes what (to name the stage
+/// whose output is read undeclared).
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    /// Declared dependency paths (a directory covers what is inside it).
+    pub deps: Vec<String>,
+    /// Every output of the pipeline: (path, stage, output name).
+    pub outputs: Vec<(String, String, String)>,
+}
+
+fn covers(dir: &str, path: &str) -> bool {
+    path == dir
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
 }
 
 impl StageContext {
@@ -54,7 +83,41 @@ impl StageContext {
             staging: staging.into(),
             run_id: None,
             log: StageLog::default(),
+            reads: None,
         }
+    }
+
+    /// Restricts reads to what the stage declared; the engine always does.
+    pub(crate) fn with_reads(mut self, reads: Reads) -> Self {
+        self.reads = Some(reads);
+        self
+    }
+
+    /// Checks that `rel` is a declared dependency (or inside one).
+    fn check_read(&self, rel: &str) -> Result<(), ContextError> {
+        let Some(reads) = &self.reads else {
+            return Ok(());
+        };
+        if reads.deps.iter().any(|dep| covers(dep, rel)) {
+            return Ok(());
+        }
+        let producer = reads
+            .outputs
+            .iter()
+            .find(|(path, _, _)| covers(path, rel) || covers(rel, path));
+        let (owner, fix) = match producer {
+            Some((_, stage, name)) if stage != &self.stage => (
+                format!(", an output of stage `{stage}`,"),
+                format!("`{stage}::{name}`"),
+            ),
+            _ => (String::new(), format!("\"{rel}\"")),
+        };
+        Err(ContextError::Undeclared {
+            stage: self.stage.clone(),
+            path: rel.to_string(),
+            owner,
+            fix,
+        })
     }
 
     /// Attaches the tracking run this execution is recorded in.
@@ -132,8 +195,12 @@ impl StageContext {
     }
 
     /// Where to read a dependency: `ctx.input(prepare::train)` or `ctx.input("data/raw.csv")`.
-    pub fn input(&self, dep: impl WorkspacePath) -> PathBuf {
-        self.root.join(dep.workspace_path())
+    /// Only declared dependencies (or files inside a declared directory) may be read: anything
+    /// else is [`ContextError::Undeclared`], naming the stage that writes it.
+    pub fn input(&self, dep: impl WorkspacePath) -> Result<PathBuf, ContextError> {
+        let rel = dep.workspace_path();
+        self.check_read(rel)?;
+        Ok(self.root.join(rel))
     }
 
     /// Where to write one of this stage's outputs. The parent directory exists on return.
@@ -161,10 +228,16 @@ impl StageContext {
         fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.path))
     }
 
-    /// Reads a whole dependency as text.
+    /// Reads a whole dependency as text (a declared one: see [`input`](Self::input)).
     pub fn read_to_string(&self, dep: impl WorkspacePath) -> anyhow::Result<String> {
         let rel = dep.workspace_path().to_string();
-        fs::read_to_string(self.input(dep)).map_err(|e| anyhow::anyhow!("reading {rel}: {e}"))
+        fs::read_to_string(self.input(dep)?).map_err(|e| anyhow::anyhow!("reading {rel}: {e}"))
+    }
+
+    /// Reads a whole dependency as bytes (a declared one: see [`input`](Self::input)).
+    pub fn read(&self, dep: impl WorkspacePath) -> anyhow::Result<Vec<u8>> {
+        let rel = dep.workspace_path().to_string();
+        fs::read(self.input(dep)?).map_err(|e| anyhow::anyhow!("reading {rel}: {e}"))
     }
 }
 

@@ -40,7 +40,7 @@ pub mod tracking;
 pub mod ui;
 pub mod workspace;
 
-pub use context::{OutputRef, StageContext, WorkspacePath};
+pub use context::{ContextError, OutputRef, StageContext, WorkspacePath};
 pub use params::{Invalid, ParamSection, ParamValues, ParamsSection};
 pub use pipeline::{IntoStageResult, OutKind, Pipeline, StageDef};
 pub use pipeline_macros::{pipeline, stage};

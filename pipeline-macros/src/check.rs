@@ -4,6 +4,7 @@
 use crate::ast::{Dep, Pipeline};
 use crate::ctxt::Ctxt;
 use crate::rules::{self, PathRole, RuleDep, RuleStage, Violation};
+use quote::ToTokens;
 
 /// Runs every rule, recording all violations.
 pub fn check(cx: &mut Ctxt, pipeline: &Pipeline) {
@@ -45,6 +46,71 @@ pub fn check(cx: &mut Ctxt, pipeline: &Pipeline) {
     check_code_paths(cx, pipeline);
     for v in &violations {
         report_graph(cx, pipeline, &graph, v);
+    }
+    check_declared_reads(cx, pipeline);
+}
+
+/// A stage body that names another stage's output (`producer::out`) must declare it in `deps`:
+/// otherwise the two could run in either order, and a change to it would not rerun the stage.
+/// The runtime checks every read as well; this catches what the macro can see.
+fn check_declared_reads(cx: &mut Ctxt, pipeline: &Pipeline) {
+    for stage in &pipeline.stages {
+        let mut found = Vec::new();
+        output_paths(stage.func.block.to_token_stream(), &mut found);
+        for (from, output) in found {
+            if from == stage.name {
+                continue;
+            }
+            let Some(producer) = pipeline.stages.iter().find(|s| s.name == from) else {
+                continue;
+            };
+            if !producer.outs.iter().any(|o| o.name == output) {
+                continue;
+            }
+            let declared = stage.deps.iter().any(
+                |d| matches!(d, Dep::Output { stage: s, output: o } if *s == from && *o == output),
+            );
+            if !declared {
+                cx.error_spanned_by(
+                    &from,
+                    format!(
+                        "stage `{}` reads `{from}::{output}`, an output of stage `{from}`, without declaring it: add `{from}::{output}` to its `deps`",
+                        stage.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Every `a::b` path of two identifiers in a token stream, groups included.
+fn output_paths(stream: proc_macro2::TokenStream, out: &mut Vec<(syn::Ident, syn::Ident)>) {
+    use proc_macro2::TokenTree;
+    let trees: Vec<TokenTree> = stream.into_iter().collect();
+    for (i, tree) in trees.iter().enumerate() {
+        if let TokenTree::Group(group) = tree {
+            output_paths(group.stream(), out);
+            continue;
+        }
+        let window = (
+            trees.get(i),
+            trees.get(i + 1),
+            trees.get(i + 2),
+            trees.get(i + 3),
+        );
+        if let (
+            Some(TokenTree::Ident(a)),
+            Some(TokenTree::Punct(p1)),
+            Some(TokenTree::Punct(p2)),
+            Some(TokenTree::Ident(b)),
+        ) = window
+        {
+            let preceded_by_path =
+                i >= 1 && matches!(&trees[i - 1], TokenTree::Punct(p) if p.as_char() == ':');
+            if p1.as_char() == ':' && p2.as_char() == ':' && !preceded_by_path {
+                out.push((a.clone(), b.clone()));
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ast::{Dep, OutKind, Pipeline, Stage};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use sha2::{Digest, Sha256};
-use syn::{FnArg, Ident, ItemFn, Pat, Type};
+use syn::{FnArg, Ident, Item, ItemFn, Pat, Type};
 
 /// The arguments after the context, as (name, type).
 pub fn param_args(func: &ItemFn) -> Vec<(Ident, Type)> {
@@ -27,17 +27,54 @@ pub fn param_args(func: &ItemFn) -> Vec<(Ident, Type)> {
 /// The stage's code fingerprint: SHA-256 of its tokens, so layout and comments (doc comments
 /// included) do not count but any change to what the function does invalidates its cached
 /// outputs. Trailing commas are dropped too, since rustfmt adds and removes them.
+#[cfg(test)]
 fn code_fingerprint(func: &ItemFn) -> String {
-    fingerprint_with(func, &[])
+    fingerprint_with(func, &[], &[])
 }
 
-/// The code fingerprint with the `code` files' contents mixed in.
-fn fingerprint_with(func: &ItemFn, files: &[std::path::PathBuf]) -> String {
-    let mut func = func.clone();
-    func.attrs.retain(|attr| !attr.path().is_ident("doc"));
-    let tokens = normalize(func.to_token_stream());
+/// Tokens without doc comments or layout, as they enter a fingerprint.
+fn canonical(item: &impl ToTokens) -> String {
+    let stream: TokenStream = item.to_token_stream().into_iter().collect::<TokenStream>();
+    let without_docs = strip_docs(stream);
+    normalize(without_docs).to_string()
+}
+
+/// Removes `#[doc = …]` attributes (doc comments), at any depth.
+fn strip_docs(stream: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = stream.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    let mut i = 0;
+    while i < trees.len() {
+        if let (TokenTree::Punct(p), Some(TokenTree::Group(g))) = (&trees[i], trees.get(i + 1)) {
+            let is_doc = p.as_char() == '#'
+                && g.delimiter() == proc_macro2::Delimiter::Bracket
+                && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(id)) if id == "doc");
+            if is_doc {
+                i += 2;
+                continue;
+            }
+        }
+        out.push(match &trees[i] {
+            TokenTree::Group(g) => {
+                TokenTree::Group(Group::new(g.delimiter(), strip_docs(g.stream())))
+            }
+            other => other.clone(),
+        });
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// The code fingerprint: the stage function, the module items it reaches (see `reach.rs`) and
+/// the `code` files' contents.
+fn fingerprint_with(func: &ItemFn, files: &[std::path::PathBuf], helpers: &[&Item]) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(tokens.to_string().as_bytes());
+    hasher.update(canonical(func).as_bytes());
+    for item in helpers {
+        hasher.update([0]);
+        hasher.update(canonical(*item).as_bytes());
+    }
     // Unreadable files were reported by the checks; here they simply do not count.
     let _ = crate::code::hash_into(&mut hasher, files);
     hasher
@@ -152,11 +189,7 @@ fn stage_def(pipeline: &Pipeline, stage: &Stage) -> TokenStream {
         .filter_map(|path| crate::code::files(&path.value()).ok())
         .flatten()
         .collect();
-    let code = if files.is_empty() {
-        code_fingerprint(&stage.func)
-    } else {
-        fingerprint_with(&stage.func, &files)
-    };
+    let code = stage_code(pipeline, stage, &files);
     // Makes cargo rebuild when a `code` file outside the crate's modules changes.
     let tracked = files.iter().map(|file| {
         let path = file.to_string_lossy().into_owned();
@@ -227,6 +260,23 @@ fn stage_def(pipeline: &Pipeline, stage: &Stage) -> TokenStream {
     }
 }
 
+/// A stage's code fingerprint within its pipeline: its function, the module items it reaches,
+/// its `code` files.
+fn stage_code(pipeline: &Pipeline, stage: &Stage, files: &[std::path::PathBuf]) -> String {
+    let stage_names: Vec<&Ident> = pipeline.stages.iter().map(|s| &s.name).collect();
+    let module_items: Vec<&Item> = pipeline
+        .module
+        .content
+        .as_ref()
+        .map(|(_, items)| items.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|item| !matches!(item, Item::Fn(f) if stage_names.contains(&&f.sig.ident)))
+        .collect();
+    let helpers = crate::reach::covered(&module_items, &stage.func.to_token_stream());
+    fingerprint_with(&stage.func, files, &helpers)
+}
+
 fn strip_ref(ty: &Type) -> &Type {
     match ty {
         Type::Reference(reference) => &reference.elem,
@@ -236,7 +286,42 @@ fn strip_ref(ty: &Type) -> &Type {
 
 #[cfg(test)]
 mod tests {
-    use super::code_fingerprint;
+    use super::{code_fingerprint, stage_code};
+
+    /// Each stage's code fingerprint in a `#[pipeline]` module written as text.
+    fn codes(module: &str) -> Vec<String> {
+        let module: syn::ItemMod = syn::parse_str(module).unwrap();
+        let mut cx = crate::ctxt::Ctxt::default();
+        let pipeline = crate::ast::Pipeline::parse(&mut cx, module).unwrap();
+        pipeline
+            .stages
+            .iter()
+            .map(|stage| stage_code(&pipeline, stage, &[]))
+            .collect()
+    }
+
+    #[test]
+    fn editing_a_helper_changes_the_stages_that_reach_it_only() {
+        let module = |helper_body: &str, doc: &str| {
+            format!(
+                "mod p {{
+                    use super::*;
+                    {doc}
+                    fn metrics_json(x: f64) -> String {{ {helper_body} }}
+                    #[stage(outs = [a = \"a.txt\"])]
+                    fn prepare(ctx: &mut StageContext) -> Result<()> {{ ctx.write(prepare::a, \"1\") }}
+                    #[stage(deps = [prepare::a], outs = [m = \"m.json\"])]
+                    fn evaluate(ctx: &mut StageContext) -> Result<()> {{ ctx.write(evaluate::m, metrics_json(1.0)) }}
+                }}"
+            )
+        };
+        let before = codes(&module("format!(\"{x}\")", ""));
+        let edited = codes(&module("format!(\"{{ \\\"accuracy\\\": {x} }}\")", ""));
+        let documented = codes(&module("format!(\"{x}\")", "/// Metrics as JSON."));
+        assert_eq!(before[0], edited[0], "prepare does not call the helper");
+        assert_ne!(before[1], edited[1], "evaluate calls it");
+        assert_eq!(before, documented, "doc comments do not count");
+    }
 
     fn parse(src: &str) -> syn::ItemFn {
         syn::parse_str(src).unwrap()

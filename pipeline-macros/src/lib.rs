@@ -13,6 +13,7 @@ mod check;
 mod code;
 mod ctxt;
 mod expand;
+mod reach;
 /// The graph rules, shared with the runtime: one definition, compiled into both crates.
 #[path = "../../pipeline-core/src/dag/rules.rs"]
 mod rules;

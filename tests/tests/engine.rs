@@ -346,7 +346,7 @@ fn flags_pipeline(frozen: bool) -> pipeline_core::Pipeline {
             .out("file", STAMP.path, OutKind::Out)
             .always_run(true),
             StageDef::new("count", "c1", |ctx, _| {
-                let files = std::fs::read_dir(ctx.input(DIR))?.count();
+                let files = std::fs::read_dir(ctx.input(DIR)?)?.count();
                 ctx.write(COUNT, files.to_string())
             })
             .dep_output("shards", "dir", DIR.path)
@@ -390,4 +390,40 @@ fn directory_outputs_always_run_and_frozen() {
     let out = ws.repro(flags_pipeline(true), &["count"]).unwrap();
     assert!(!out.contains("stage `count`"), "{out}");
     assert_eq!(ws.read("out/count.txt").unwrap(), "2");
+}
+
+#[test]
+fn reading_an_undeclared_output_is_an_error_naming_both_stages() {
+    use pipeline_core::{OutKind, OutputRef, Pipeline, StageDef};
+    const PRODUCED: OutputRef = OutputRef::new("producer", "out", "out/p.txt");
+    const READ: OutputRef = OutputRef::new("consumer", "out", "out/c.txt");
+    let pipeline = || {
+        Pipeline::new(
+            "undeclared",
+            vec![
+                StageDef::new("producer", "p1", |ctx, _| ctx.write(PRODUCED, "made")).out(
+                    "out",
+                    PRODUCED.path,
+                    OutKind::Out,
+                ),
+                StageDef::new("consumer", "c1", |ctx, _| {
+                    let text = ctx.read_to_string(PRODUCED)?;
+                    ctx.write(READ, text)
+                })
+                .out("out", READ.path, OutKind::Out),
+            ],
+        )
+    };
+    let ws = TestWorkspace::new().unwrap();
+    let err = ws
+        .run(pipeline(), &["repro", "-j", "2"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "stage `consumer` reads `out/p.txt`, an output of stage `producer`, without declaring it: add `producer::out` to its `deps`"
+        ),
+        "{err}"
+    );
+    assert!(!ws.path().join("out/c.txt").exists());
 }

@@ -367,8 +367,9 @@ impl<'a> Engine<'a> {
             }
             None => None,
         };
-        let mut ctx =
-            StageContext::new(&stage.name, self.ws.root(), staging.path()).with_run(run_id.clone());
+        let mut ctx = StageContext::new(&stage.name, self.ws.root(), staging.path())
+            .with_run(run_id.clone())
+            .with_reads(self.reads(stage));
         let result = panic::catch_unwind(AssertUnwindSafe(|| (stage.run)(&mut ctx, self.params)));
         let outcome = match result {
             Ok(Ok(())) => self.keep_outputs(i, check, staging.path()),
@@ -399,6 +400,23 @@ impl<'a> Engine<'a> {
                 recorder.fail_stage(&run_id, &error.to_string());
                 Err(error)
             }
+        }
+    }
+
+    /// What `stage` may read: its declared dependencies; every output, to name a producer.
+    fn reads(&self, stage: &crate::pipeline::StageDef) -> crate::context::Reads {
+        crate::context::Reads {
+            deps: stage.deps.iter().map(|d| d.path().to_string()).collect(),
+            outputs: self
+                .dag
+                .stages()
+                .iter()
+                .flat_map(|s| {
+                    s.outs
+                        .iter()
+                        .map(move |o| (o.path.clone(), s.name.clone(), o.name.clone()))
+                })
+                .collect(),
         }
     }
 
