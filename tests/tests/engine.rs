@@ -427,3 +427,17 @@ fn reading_an_undeclared_output_is_an_error_naming_both_stages() {
     );
     assert!(!ws.path().join("out/c.txt").exists());
 }
+
+#[test]
+fn a_dependency_hash_edited_in_the_lock_file_is_corrected() {
+    let ws = workspace();
+    repro(&ws, &[]);
+    let lock = ws.read("pipeline.lock").unwrap();
+    let extra_hash = pipeline_core::hash::bytes(b"ok\n");
+    assert!(lock.contains(&extra_hash), "{lock}");
+    let edited = lock.replace(&extra_hash, &"0".repeat(64));
+    ws.write("pipeline.lock", &edited).unwrap();
+    let out = repro(&ws, &[]);
+    assert_eq!(out.trim(), "Everything is up to date.");
+    assert_eq!(ws.read("pipeline.lock").unwrap(), lock, "rewritten from the files");
+}

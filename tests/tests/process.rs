@@ -268,3 +268,66 @@ fn a_panicking_stage_is_one_line_with_its_message_and_location() {
         "{stderr}"
     );
 }
+
+#[test]
+fn gc_waits_for_a_running_experiment_and_keeps_what_it_recorded() {
+    let ws = new_workspace();
+    let mut exp = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["exp", "run", "--grid", "numbers.factor=2,3,4", "-j", "2"])
+        .env("FIXTURE_SLEEP_MS", "400")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once a stage of an experiment runs, collect garbage.
+    let mut reader = std::io::BufReader::new(exp.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("running stage") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        assert!(n > 0, "the experiments ended before a stage ran: {seen}");
+        seen.push_str(&line);
+    }
+    let gc = fixture().arg("-C").arg(ws.path()).arg("gc").output().unwrap();
+    let gc_out = String::from_utf8_lossy(&gc.stdout);
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert!(
+        gc_out.contains("waiting for the workspace lock held by pid"),
+        "{gc_out}"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert!(exp.wait().unwrap().success(), "{rest}");
+    let show = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["exp", "show", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let experiments = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] != "workspace")
+        .count();
+    assert_eq!(experiments, 3, "{rows}");
+    // Applying one restores every stage from what gc kept.
+    let id = rows.as_array().unwrap().iter().find(|r| r["id"] != "workspace").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let apply = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["exp", "apply", &id])
+        .output()
+        .unwrap();
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    assert!(
+        !String::from_utf8_lossy(&apply.stdout).contains("Running stage"),
+        "{}",
+        String::from_utf8_lossy(&apply.stdout)
+    );
+}

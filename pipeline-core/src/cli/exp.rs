@@ -80,7 +80,7 @@ fn run_exps(session: &Session, args: RunArgs, out: &Printer) -> anyhow::Result<E
     let count = points.len();
     let say = |line: String| out.line(line);
     out.line(format!("Running {count} experiment(s), {jobs} at a time"));
-    let records = session.exp_run(points, jobs, &say)?;
+    let records = session.exp_run(points, jobs, &say, &waiting(out))?;
     let failed: Vec<&ExpRecord> = records.iter().filter(|r| r.error.is_some()).collect();
     for record in &records {
         let summary = headline_metrics(record);

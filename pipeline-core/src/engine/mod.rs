@@ -298,6 +298,17 @@ impl<'a> Engine<'a> {
             check.reasons.push(Reason::Forced);
         }
         if check.reasons.is_empty() {
+            // The fingerprint matched, so the inputs are what the lock entry was written for; its
+            // recorded dependency hashes may still have been edited by hand: rewrite them from
+            // what was just hashed.
+            let outs = guard(&self.lockfile)
+                .file
+                .stages
+                .get(&stage.name)
+                .map(|entry| entry.outs.clone());
+            if let Some(outs) = outs {
+                self.record(&check, outs)?;
+            }
             return Ok(Outcome::UpToDate);
         }
         let replayable = !options.force && !stage.always_run;

@@ -22,11 +22,16 @@ impl Session {
     /// Runs one experiment per point (each a list of `section.key=value` overrides), `jobs` at
     /// a time, each in a scratch workspace sharing the caches. Every point is validated first,
     /// so a bad value in one grid point runs nothing. `say` receives progress lines.
+    ///
+    /// The workspace lock is held throughout: experiments write into the shared content store
+    /// and run cache, and `gc` (which takes the same lock) must not collect what an experiment
+    /// has written but not yet recorded.
     pub fn exp_run(
         &self,
         points: Vec<Vec<String>>,
         jobs: usize,
         say: &(dyn Fn(String) + Sync),
+        waiting: &dyn Fn(&str),
     ) -> Result<Vec<ExpRecord>, SessionError> {
         let table = params::read_file(self.ws.root())?;
         let points = points
@@ -36,6 +41,7 @@ impl Session {
                 Ok(Point { overrides, params })
             })
             .collect::<Result<Vec<Point>, SessionError>>()?;
+        let _guard = self.lock(waiting)?;
         Ok(run_points(
             &self.ws,
             &self.dag,
