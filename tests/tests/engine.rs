@@ -439,5 +439,45 @@ fn a_dependency_hash_edited_in_the_lock_file_is_corrected() {
     ws.write("pipeline.lock", &edited).unwrap();
     let out = repro(&ws, &[]);
     assert_eq!(out.trim(), "Everything is up to date.");
-    assert_eq!(ws.read("pipeline.lock").unwrap(), lock, "rewritten from the files");
+    assert_eq!(
+        ws.read("pipeline.lock").unwrap(),
+        lock,
+        "rewritten from the files"
+    );
+}
+
+#[test]
+fn a_failing_tracking_write_leaves_the_previous_outputs_and_lock() {
+    use pipeline_core::{OutKind, OutputRef, Pipeline, StageDef};
+    const OUT: OutputRef = OutputRef::new("report", "out", "out/report.txt");
+    let pipeline = || {
+        Pipeline::new(
+            "consistent",
+            vec![StageDef::new("report", "r1", |ctx, _| {
+                let version = ctx.read_to_string("inputs/version.txt")?;
+                ctx.write(OUT, &version)?;
+                if version.trim() == "v2" {
+                    // An artifact that is gone by the time the run is recorded: the tracking
+                    // write fails after the stage function succeeded.
+                    let extra = ctx.output(OUT)?.with_file_name("extra.txt");
+                    std::fs::write(&extra, "x")?;
+                    ctx.log_artifact(&extra)?;
+                    std::fs::remove_file(&extra)?;
+                }
+                Ok(())
+            })
+            .dep_file("inputs/version.txt")
+            .out("out", OUT.path, OutKind::Out)],
+        )
+    };
+    let ws = TestWorkspace::new()
+        .and_then(|ws| ws.with_file("inputs/version.txt", "v1"))
+        .unwrap();
+    ws.run(pipeline(), &["repro"]).unwrap();
+    let lock = ws.read("pipeline.lock").unwrap();
+    ws.write("inputs/version.txt", "v2").unwrap();
+    let err = ws.run(pipeline(), &["repro"]).unwrap_err().to_string();
+    assert!(err.contains("tracking"), "{err}");
+    assert_eq!(ws.read("out/report.txt").unwrap(), "v1");
+    assert_eq!(ws.read("pipeline.lock").unwrap(), lock);
 }

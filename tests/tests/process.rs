@@ -289,9 +289,18 @@ fn gc_waits_for_a_running_experiment_and_keeps_what_it_recorded() {
         assert!(n > 0, "the experiments ended before a stage ran: {seen}");
         seen.push_str(&line);
     }
-    let gc = fixture().arg("-C").arg(ws.path()).arg("gc").output().unwrap();
+    let gc = fixture()
+        .arg("-C")
+        .arg(ws.path())
+        .arg("gc")
+        .output()
+        .unwrap();
     let gc_out = String::from_utf8_lossy(&gc.stdout);
-    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
     assert!(
         gc_out.contains("waiting for the workspace lock held by pid"),
         "{gc_out}"
@@ -314,7 +323,12 @@ fn gc_waits_for_a_running_experiment_and_keeps_what_it_recorded() {
         .count();
     assert_eq!(experiments, 3, "{rows}");
     // Applying one restores every stage from what gc kept.
-    let id = rows.as_array().unwrap().iter().find(|r| r["id"] != "workspace").unwrap()["id"]
+    let id = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] != "workspace")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -324,7 +338,11 @@ fn gc_waits_for_a_running_experiment_and_keeps_what_it_recorded() {
         .args(["exp", "apply", &id])
         .output()
         .unwrap();
-    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
     assert!(
         !String::from_utf8_lossy(&apply.stdout).contains("Running stage"),
         "{}",

@@ -383,35 +383,35 @@ impl<'a> Engine<'a> {
             .with_reads(self.reads(stage));
         let result = panic::catch_unwind(AssertUnwindSafe(|| (stage.run)(&mut ctx, self.params)));
         let outcome = match result {
-            Ok(Ok(())) => self.keep_outputs(i, check, staging.path()),
+            Ok(Ok(())) => self.store_outputs(i, staging.path()),
             Ok(Err(error)) => Err(StageError::Failed(error)),
             Err(payload) => Err(StageError::Panicked(crate::panics::describe(
                 payload.as_ref(),
             ))),
         };
-        let (Some(recorder), Some(run_id)) = (self.recorder, run_id) else {
-            return outcome;
-        };
-        match outcome {
-            Ok(entries) => {
-                let (metrics, artifacts) = self.reported_outputs(i);
-                let mut log = ctx.take_log();
-                // Outputs logged as artifacts have moved from the staging area to the workspace.
-                for (file, _) in &mut log.artifacts {
-                    if let Ok(rel) = file.strip_prefix(staging.path()) {
-                        if !file.exists() {
-                            *file = self.ws.root().join(rel);
-                        }
+        // The tracking writes come before anything reaches the workspace: if they fail, the
+        // previous outputs and lock entry stay as they were.
+        let outcome = match (self.recorder, &run_id, outcome) {
+            (Some(recorder), Some(run_id), Ok(entries)) => {
+                let (metrics, artifacts) = self.reported_outputs(i, staging.path());
+                match recorder.finish_stage(run_id, ctx.take_log(), &metrics, &artifacts) {
+                    Ok(()) => Ok(entries),
+                    Err(error) => {
+                        let error = StageError::Tracking(error);
+                        recorder.fail_stage(run_id, &error.to_string());
+                        Err(error)
                     }
                 }
-                recorder.finish_stage(&run_id, log, &metrics, &artifacts)?;
-                Ok(entries)
             }
-            Err(error) => {
-                recorder.fail_stage(&run_id, &error.to_string());
+            (Some(recorder), Some(run_id), Err(error)) => {
+                recorder.fail_stage(run_id, &error.to_string());
                 Err(error)
             }
-        }
+            (_, _, outcome) => outcome,
+        };
+        let entries = outcome?;
+        self.commit_outputs(i, check, staging.path(), &entries)?;
+        Ok(entries)
     }
 
     /// What `stage` may read: its declared dependencies; every output, to name a producer.

@@ -1,5 +1,7 @@
-//! What happens to a stage's outputs once it succeeded: cached, recorded in the run cache,
-//! moved from the staging area into the workspace, and reported to the tracking store.
+//! What happens to a stage's outputs once it succeeded, in an order that keeps the workspace
+//! consistent when anything fails: stored in the content store (a full disk fails here, with
+//! nothing in the workspace changed), reported to the tracking store from the staging area,
+//! recorded in the run cache, and only then moved into the workspace, all of them, by renames.
 
 use super::{Check, Engine, StageError};
 use crate::cas;
@@ -11,11 +13,10 @@ use std::fs;
 use std::path::Path;
 
 impl Engine<'_> {
-    /// Caches what a successful stage wrote, records the run, and puts the outputs in place.
-    pub(super) fn keep_outputs(
+    /// Stores what a successful stage wrote in the staging area; the workspace is untouched.
+    pub(super) fn store_outputs(
         &self,
         i: usize,
-        check: &Check,
         staging: &Path,
     ) -> Result<Vec<PathEntry>, StageError> {
         let stage = self.dag.stage(i);
@@ -26,34 +27,47 @@ impl Engine<'_> {
             }
             entries.push(self.store.store_path(staging, &out.path)?);
         }
+        Ok(entries)
+    }
+
+    /// Records the run in the run cache, then moves every output into the workspace.
+    pub(super) fn commit_outputs(
+        &self,
+        i: usize,
+        check: &Check,
+        staging: &Path,
+        entries: &[PathEntry],
+    ) -> Result<(), StageError> {
+        let stage = self.dag.stage(i);
         self.runs
             .put(
                 &check.fingerprint.digest(),
                 &RunRecord {
                     stage: stage.name.clone(),
-                    outs: entries.clone(),
+                    outs: entries.to_vec(),
                 },
             )
             .map_err(|source| StageError::Io {
                 path: self.ws.layout().run_cache_dir().display().to_string(),
                 source,
             })?;
-        for entry in &entries {
+        for entry in entries {
             self.place(staging, entry)?;
         }
-        Ok(entries)
+        Ok(())
     }
 
     /// A stage's metrics (flattened) and its metrics and plots files as artifacts, read from the
-    /// workspace once its outputs are in place.
+    /// staging area before anything moves into the workspace.
     pub(super) fn reported_outputs(
         &self,
         i: usize,
+        staging: &Path,
     ) -> (BTreeMap<String, f64>, Vec<(std::path::PathBuf, String)>) {
         let mut metrics = BTreeMap::new();
         let mut artifacts = Vec::new();
         for out in &self.dag.stage(i).outs {
-            let path = self.ws.path(&out.path);
+            let path = staging.join(&out.path);
             match out.kind {
                 OutKind::Metrics => {
                     if let Ok(flat) = fs::read(&path)

@@ -172,6 +172,7 @@ pub(super) fn create_run_with_id(
     start_time_ms: i64,
 ) -> Result<RunInfo> {
     tags.iter().try_for_each(validate_tag)?;
+    let chosen = run_id.is_some();
     let run_id = match run_id {
         Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
             if run_pk(&store.lock(), id).is_ok() {
@@ -216,6 +217,11 @@ pub(super) fn create_run_with_id(
     }
     if let Some(parent) = parent_run_id {
         run_pk(&tx, parent)?;
+    }
+    // Checked again inside the write transaction: two processes choosing the same id (parallel
+    // experiments running one stage fingerprint) both passed the check above.
+    if chosen && run_pk(&tx, &info.run_id).is_ok() {
+        return Err(TrackingError::AlreadyExists(format!("run {}", info.run_id)));
     }
     tx.prepare_cached(
         "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, end_time, artifact_uri) \
