@@ -576,7 +576,8 @@ mod tests {
                 .err()
                 .map(|e| e.to_string())
         };
-        let ok = "[model]\ndepth = 3\nenabled = true\n[model.layers]\nwidths = [1, 2]\nname = \"a\"\n";
+        let ok =
+            "[model]\ndepth = 3\nenabled = true\n[model.layers]\nwidths = [1, 2]\nname = \"a\"\n";
         assert_eq!(check(ok), None);
         for (from, to, message) in [
             (
