@@ -8,6 +8,11 @@
 //! confusion-matrix plot (`/runs/{id}`), side-by-side comparison with a parallel-coordinates
 //! chart (`/compare?runs=…`), the pipeline DAG with each stage's state (`/dag`), and the model
 //! registry (`/models`).
+//!
+//! Every response, pages and errors included, carries `X-Content-Type-Options: nosniff` and a
+//! Content-Security-Policy: the pages' own policy allows no script at all (they use none), and
+//! artifacts are served under `sandbox` with anything a browser would execute as an attachment
+//! (see `pages/artifact.rs`).
 
 mod charts;
 mod html;
@@ -15,6 +20,8 @@ mod pages;
 
 use crate::session::Session;
 use crate::tracking::TrackingStore;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
@@ -38,7 +45,36 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/compare", get(pages::compare))
         .route("/models", get(pages::models))
         .route("/dag", get(pages::pipeline))
+        .fallback(no_such_page)
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The policy of the UI's own pages: no script, no plugin, no frame, nothing from elsewhere;
+/// their inline styles, inline SVG charts and same-origin plot images still load.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+                            form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds `nosniff` to every response, and the pages' policy to every response that did not set
+/// a stricter one (artifacts set `sandbox`).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+    }
+    response
+}
+
+/// Any path no route serves: a 404 page.
+async fn no_such_page(uri: Uri) -> Response {
+    html::error(StatusCode::NOT_FOUND, &format!("no page at {}", uri.path()))
 }
 
 /// Serves the UI until the process is stopped. `ready` receives the bound address (tests bind
