@@ -102,21 +102,8 @@ pub enum ParamsError {
         /// serde's message (unknown field, missing field).
         message: String,
     },
-    /// A value of the wrong type, e.g. `feature_fraction = true` where a number is expected.
-    #[error("{origin}: [{section}] {key} = {value}: expected {expected}")]
-    Type {
-        /// Where the params came from.
-        origin: String,
-        /// The section.
-        section: String,
-        /// The key inside its section (`a.b` or `a[0]` for nested values).
-        key: String,
-        /// The offending value, in TOML syntax.
-        value: String,
-        /// What the section's struct wants there, e.g. "a number (f64)".
-        expected: String,
-    },
-    /// A value breaks a range rule.
+    /// A value breaks a rule: its type (`feature_fraction = true`: "expected a number (f64)")
+    /// or a range rule of the section's `validate`.
     #[error("{origin}: [{section}] {key} = {value}: {rule}", key = .invalid.key, value = .invalid.value, rule = .invalid.rule)]
     Rule {
         /// Where the params came from.
@@ -140,11 +127,6 @@ type Loader = fn(&toml::Value) -> Result<serde_json::Value, LoadError>;
 
 enum LoadError {
     Shape(String),
-    Type {
-        key: String,
-        value: String,
-        expected: String,
-    },
     Rule(Invalid),
 }
 
@@ -188,11 +170,11 @@ fn shape_error(section: &toml::Value, e: serde_path_to_error::Error<toml::de::Er
         .flatten()
         .zip(message.rsplit_once(", expected "));
     match found {
-        Some(((key, value), (_, expected))) => LoadError::Type {
+        Some(((key, value), (_, expected))) => LoadError::Rule(Invalid {
             key,
             value: value.to_string(),
-            expected: describe_expected(expected),
-        },
+            rule: format!("expected {}", describe_expected(expected)),
+        }),
         None => LoadError::Shape(message),
     }
 }
@@ -390,17 +372,6 @@ pub fn validate<'a>(
                 origin: origin.to_string(),
                 section: name.to_string(),
                 message,
-            },
-            LoadError::Type {
-                key,
-                value,
-                expected,
-            } => ParamsError::Type {
-                origin: origin.to_string(),
-                section: name.to_string(),
-                key,
-                value,
-                expected,
             },
             LoadError::Rule(invalid) => ParamsError::Rule {
                 origin: origin.to_string(),

@@ -177,7 +177,8 @@ mod tests {
             ),
             (
                 "feed.xml",
-                format!("<x xmlns:h=\"http://www.w3.org/1999/xhtml\"><h:script>1</h:script></x>"),
+                "<x xmlns:h=\"http://www.w3.org/1999/xhtml\"><h:script>1</h:script></x>"
+                    .to_string(),
             ),
             ("app.js", "alert(1)".to_string()),
             ("blob", script.to_string()),

@@ -15,7 +15,7 @@
 //!
 //! A directory answers with a page listing its entries, each a link.
 
-use super::{fail, not_found, Page};
+use super::{fail, not_found};
 use crate::tracking::FileInfo;
 use crate::ui::html::{esc, page, path_q, q, table};
 use crate::ui::UiState;
@@ -100,12 +100,7 @@ pub async fn artifact(
     let path = path.trim_end_matches('/').to_string();
     // A directory lists its children; a file (or nothing) lists none, in both backends.
     match state.store.list_artifacts(&id, Some(&path)) {
-        Ok(children) if !children.is_empty() => {
-            return match directory(&state, &id, &path, &children) {
-                Ok(html) => html.into_response(),
-                Err(response) => response,
-            }
-        }
+        Ok(children) if !children.is_empty() => return directory(&state, &id, &path, &children),
         Ok(_) => {}
         Err(e) => return not_found(e),
     }
@@ -139,8 +134,11 @@ pub async fn artifact(
 }
 
 /// The listing of an artifact directory: each entry links to its file or subdirectory.
-fn directory(state: &UiState, id: &str, path: &str, children: &[FileInfo]) -> Page {
-    let run = state.store.get_run(id).map_err(not_found)?;
+fn directory(state: &UiState, id: &str, path: &str, children: &[FileInfo]) -> Response {
+    let run = match state.store.get_run(id) {
+        Ok(run) => run,
+        Err(e) => return not_found(e),
+    };
     let run_id = &run.info.run_id;
     let rows: Vec<Vec<String>> = children
         .iter()
@@ -179,7 +177,7 @@ fn directory(state: &UiState, id: &str, path: &str, children: &[FileInfo]) -> Pa
         "<p class=\"muted\">Up: {up}</p>{}",
         table(&["Name", "Bytes", ""].map(String::from), &rows)
     );
-    Ok(page(&format!("{path}/ (run {})", run.info.run_name), &body))
+    page(&format!("{path}/ (run {})", run.info.run_name), &body).into_response()
 }
 
 #[cfg(test)]
