@@ -15,6 +15,10 @@ pub struct DataParams {
 }
 
 impl ParamsSection for DataParams {
+    /// `test_size` in (0, 1), and such that the split of the Iris rows that `prepare` makes
+    /// leaves every class at least one test row and one training row. (`prepare` checks the
+    /// same at split time, which holds for any data; this check makes a bad value fail before
+    /// anything runs.)
     fn validate(&self) -> Result<(), Invalid> {
         let t = self.test_size;
         Invalid::check(
@@ -22,8 +26,50 @@ impl ParamsSection for DataParams {
             t,
             t > 0.0 && t < 1.0,
             "must be greater than 0 and less than 1",
-        )
+        )?;
+        let (counts, names) = iris_classes();
+        if crate::ml::split::test_counts(counts, names, t).is_ok() {
+            return Ok(());
+        }
+        let n: usize = counts.iter().sum();
+        // Conservative bounds (rounded inwards) that give `lo` to `hi` test rows.
+        let range = match crate::ml::split::valid_test_rows(counts) {
+            Some((lo, hi)) => format!(
+                ": use a test_size from {} to {}",
+                decimals((lo as f64 / n as f64 * 1e4 - 1e-9).ceil()),
+                decimals((hi as f64 / n as f64 * 1e4 + 1e-9).floor())
+            ),
+            None => String::new(),
+        };
+        Err(Invalid {
+            key: "test_size".to_string(),
+            value: format!("{t:?}"),
+            rule: format!(
+                "must leave at least one test row and one training row of each class \
+                 (the Iris data has {n} rows in {} classes{range})",
+                counts.len()
+            ),
+        })
     }
+}
+
+/// Rows per class of the Iris data set and the class names, computed once.
+fn iris_classes() -> &'static (Vec<usize>, Vec<String>) {
+    static CLASSES: std::sync::OnceLock<(Vec<usize>, Vec<String>)> = std::sync::OnceLock::new();
+    CLASSES.get_or_init(|| {
+        let data = crate::ml::iris();
+        let mut counts = vec![0; data.class_names.len()];
+        for &label in &data.labels {
+            counts[label] += 1;
+        }
+        (counts, data.class_names)
+    })
+}
+
+/// `ten_thousandths / 10000` written with no trailing zeros, for messages.
+fn decimals(ten_thousandths: f64) -> String {
+    let text = format!("{:.4}", ten_thousandths / 1e4);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `[train]`: the random forest's hyperparameters.
@@ -87,5 +133,36 @@ impl TrainParams {
             feature_fraction: self.feature_fraction,
             random_state: self.random_state,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(test_size: f64) -> Result<(), String> {
+        DataParams {
+            test_size,
+            random_state: 0,
+        }
+        .validate()
+        .map_err(|e| format!("{} = {}: {}", e.key, e.value, e.rule))
+    }
+
+    #[test]
+    fn test_size_leaves_every_class_a_test_and_a_training_row() {
+        let rule = "must leave at least one test row and one training row of each class \
+                    (the Iris data has 150 rows in 3 classes: use a test_size from 0.02 to 0.98)";
+        for bad in [1e-320, 0.01, 0.0133, 0.985, 0.99, 0.999_999] {
+            assert_eq!(data(bad), Err(format!("test_size = {bad:?}: {rule}")));
+        }
+        // The bounds the message gives are themselves accepted.
+        for good in [0.0134, 0.02, 0.2, 0.5, 0.98] {
+            assert_eq!(data(good), Ok(()), "{good}");
+        }
+        assert_eq!(
+            data(1.5),
+            Err("test_size = 1.5: must be greater than 0 and less than 1".into())
+        );
     }
 }

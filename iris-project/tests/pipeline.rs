@@ -164,6 +164,52 @@ fn bad_params_are_rejected_and_nothing_runs() {
     assert!(!ws.path().join("data").exists());
 }
 
+#[test]
+fn params_type_errors_name_the_key_and_tiny_test_sizes_are_refused() {
+    let ws = workspace();
+    for (from, to, message) in [
+        (
+            "feature_fraction = 0.5",
+            "feature_fraction = true",
+            "params.toml: [train] feature_fraction = true: expected a number (f64)",
+        ),
+        (
+            "max_depth = 10",
+            "max_depth = \"ten\"",
+            "params.toml: [train] max_depth = \"ten\": expected a whole number, 0 or more (usize)",
+        ),
+        (
+            "test_size = 0.2",
+            "test_size = 0.001",
+            "params.toml: [data] test_size = 0.001: must leave at least one test row and one \
+             training row of each class (the Iris data has 150 rows in 3 classes: use a \
+             test_size from 0.02 to 0.98)",
+        ),
+    ] {
+        ws.write("params.toml", PARAMS.replace(from, to)).unwrap();
+        let err = format!("{:#}", ws.repro(iris::pipeline(), &[]).unwrap_err());
+        assert_eq!(err, message);
+    }
+    ws.write("params.toml", PARAMS).unwrap();
+    let err = format!(
+        "{:#}",
+        ws.run(
+            iris::pipeline(),
+            &["exp", "run", "-S", "data.test_size=1e-320"]
+        )
+        .unwrap_err()
+    );
+    assert_eq!(
+        err,
+        "params.toml with -S data.test_size=1e-320: [data] test_size = 1e-320: must leave at \
+         least one test row and one training row of each class (the Iris data has 150 rows in 3 \
+         classes: use a test_size from 0.02 to 0.98)"
+    );
+    assert!(!ws.path().join("pipeline.lock").exists());
+    assert!(!ws.path().join("data").exists());
+    assert!(!ws.path().join(".pipeline/exps").exists());
+}
+
 /// `exp show` with ids and times masked (same width, so columns stay aligned) and the experiment
 /// rows sorted, so the snapshot only changes when params, metrics or layout do.
 fn stable_exp_table(text: &str) -> String {

@@ -152,6 +152,20 @@ fn every_page_over_http() {
         .unwrap()
         .starts_with("attachment"));
     assert_eq!(
+        svg.headers()["x-content-type-options"],
+        "nosniff",
+        "every response"
+    );
+    // The logged model is a directory: its page lists its files.
+    let (code, model_dir) = get(&format!("{base}/runs/{run_id}/artifacts/model"));
+    assert_eq!(code, 200, "{model_dir}");
+    assert!(
+        model_dir.contains(&format!(
+            "href=\"/runs/{run_id}/artifacts/model/model.json\">model.json</a>"
+        )),
+        "{model_dir}"
+    );
+    assert_eq!(
         get(&format!("{base}/runs/{run_id}/artifacts/nope.txt")).0,
         404
     );

@@ -99,10 +99,11 @@ pub enum ParamsError {
         origin: String,
         /// The section.
         section: String,
-        /// serde's message (unknown field, wrong type, missing field).
+        /// serde's message (unknown field, missing field).
         message: String,
     },
-    /// A value breaks a range rule.
+    /// A value breaks a rule: its type (`feature_fraction = true`: "expected a number (f64)")
+    /// or a range rule of the section's `validate`.
     #[error("{origin}: [{section}] {key} = {value}: {rule}", key = .invalid.key, value = .invalid.value, rule = .invalid.rule)]
     Rule {
         /// Where the params came from.
@@ -147,8 +148,8 @@ impl ParamSection {
     /// Binds section `name` to type `T`.
     pub fn of<T: ParamsSection>(name: &str) -> Self {
         fn load<T: ParamsSection>(value: &toml::Value) -> Result<serde_json::Value, LoadError> {
-            let typed = T::deserialize(value.clone())
-                .map_err(|e| LoadError::Shape(e.message().trim().to_string()))?;
+            let typed: T = serde_path_to_error::deserialize(value.clone())
+                .map_err(|e| shape_error(value, e))?;
             typed.validate().map_err(LoadError::Rule)?;
             serde_json::to_value(&typed).map_err(|e| LoadError::Shape(e.to_string()))
         }
@@ -156,6 +157,68 @@ impl ParamSection {
             name: name.to_string(),
             load: load::<T>,
         }
+    }
+}
+
+/// Turns serde's error into one that names the key: a wrong type or value becomes
+/// `key = value: expected …`, anything else (unknown or missing field) keeps serde's message.
+fn shape_error(section: &toml::Value, e: serde_path_to_error::Error<toml::de::Error>) -> LoadError {
+    let message = e.inner().message().trim().to_string();
+    let typed = message.starts_with("invalid type: ") || message.starts_with("invalid value: ");
+    let found = typed
+        .then(|| lookup(section, e.path()))
+        .flatten()
+        .zip(message.rsplit_once(", expected "));
+    match found {
+        Some(((key, value), (_, expected))) => LoadError::Rule(Invalid {
+            key,
+            value: value.to_string(),
+            rule: format!("expected {}", describe_expected(expected)),
+        }),
+        None => LoadError::Shape(message),
+    }
+}
+
+/// The key text (`a`, `a.b`, `a[0]`) and the value at `path` inside a section, when the path
+/// leads to a value that is there.
+fn lookup<'v>(
+    section: &'v toml::Value,
+    path: &serde_path_to_error::Path,
+) -> Option<(String, &'v toml::Value)> {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    let mut at = section;
+    for segment in path {
+        match segment {
+            Segment::Map { key: name } => {
+                at = at.as_table()?.get(name)?;
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+            }
+            Segment::Seq { index } => {
+                at = at.as_array()?.get(*index)?;
+                key.push_str(&format!("[{index}]"));
+            }
+            Segment::Enum { .. } => {}
+            Segment::Unknown => return None,
+        }
+    }
+    (!key.is_empty()).then_some((key, at))
+}
+
+/// serde's name of the expected type, in words a person editing `params.toml` reads.
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => format!("a number ({expected})"),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+            format!("a whole number, 0 or more ({expected})")
+        }
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => format!("a whole number ({expected})"),
+        "a boolean" => "true or false (bool)".to_string(),
+        "a string" => "a quoted string".to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -425,6 +488,91 @@ mod tests {
             &["train.rate=abc"],
         )
         .unwrap_err();
-        assert!(e.to_string().contains("invalid type"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "params.toml: [train] rate = \"abc\": expected a number (f64)"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_section_key_value_and_type() {
+        let cases = [
+            (
+                "[train]\nn_estimators = 3\nrate = true\n",
+                "params.toml: [train] rate = true: expected a number (f64)",
+            ),
+            (
+                "[train]\nn_estimators = \"ten\"\nrate = 0.5\n",
+                "params.toml: [train] n_estimators = \"ten\": expected a whole number, 0 or more (u32)",
+            ),
+            (
+                "[train]\nn_estimators = -1\nrate = 0.5\n",
+                "params.toml: [train] n_estimators = -1: expected a whole number, 0 or more (u32)",
+            ),
+            (
+                "[train]\nn_estimators = 2.5\nrate = 0.5\n",
+                "params.toml: [train] n_estimators = 2.5: expected a whole number, 0 or more (u32)",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(load(text, &[]).unwrap_err().to_string(), message);
+        }
+        // Missing fields keep serde's message, which names the field.
+        let e = load("[train]\nn_estimators = 3\n", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "params.toml: [train] missing field `rate`");
+    }
+
+    /// Any section type gets the same messages: optional, nested and list values included.
+    #[test]
+    fn type_errors_name_nested_keys() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Model {
+            depth: Option<usize>,
+            enabled: bool,
+            layers: Layers,
+        }
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Layers {
+            widths: Vec<u32>,
+            name: String,
+        }
+        impl ParamsSection for Model {}
+
+        let section = ParamSection::of::<Model>("model");
+        let check = |text: &str| {
+            let table: toml::Table = text.parse().unwrap();
+            validate(&table, [("fit", &section)], PARAMS_FILE)
+                .err()
+                .map(|e| e.to_string())
+        };
+        let ok =
+            "[model]\ndepth = 3\nenabled = true\n[model.layers]\nwidths = [1, 2]\nname = \"a\"\n";
+        assert_eq!(check(ok), None);
+        for (from, to, message) in [
+            (
+                "depth = 3",
+                "depth = \"ten\"",
+                "params.toml: [model] depth = \"ten\": expected a whole number, 0 or more (usize)",
+            ),
+            (
+                "enabled = true",
+                "enabled = 1",
+                "params.toml: [model] enabled = 1: expected true or false (bool)",
+            ),
+            (
+                "widths = [1, 2]",
+                "widths = [1, \"x\"]",
+                "params.toml: [model] layers.widths[1] = \"x\": expected a whole number, 0 or more (u32)",
+            ),
+            (
+                "name = \"a\"",
+                "name = 4",
+                "params.toml: [model] layers.name = 4: expected a quoted string",
+            ),
+        ] {
+            assert_eq!(check(&ok.replace(from, to)).as_deref(), Some(message));
+        }
     }
 }

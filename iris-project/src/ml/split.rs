@@ -43,49 +43,32 @@ pub fn stratified_split(
 /// * Both index lists are sorted ascending, so row order follows the input.
 ///
 /// Errors: `test_size` not strictly between 0 and 1, no rows, a label that is
-/// not a class index, or a class that would be left without training rows.
+/// not a class index, or a class that would be left without a test row or
+/// without a training row (see [`test_counts`]).
 pub fn stratified_split_indices(
     labels: &[usize],
     class_names: &[String],
     test_size: f64,
     seed: u64,
 ) -> Result<(Vec<usize>, Vec<usize>), MlError> {
-    if !(test_size > 0.0 && test_size < 1.0) {
-        return Err(MlError::InvalidParameter {
-            name: "test_size",
-            reason: format!("must be strictly between 0 and 1, got {test_size}"),
-        });
-    }
     if labels.is_empty() {
         return Err(MlError::Empty { name: "labels" });
     }
     let n_classes = class_names.len();
     check_labels("labels", labels, n_classes)?;
 
-    let n = labels.len();
-    // `ceil` of a product of a value in (0, 1) and n lies in 1..=n.
-    let n_test = ((test_size * n as f64).ceil() as usize).clamp(1, n);
-
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, &l) in labels.iter().enumerate() {
         by_class[l].push(i);
     }
     let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
-    let test_counts = approximate_mode(&counts, n_test);
+    let test_counts = test_counts(&counts, class_names, test_size)?;
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut train = Vec::with_capacity(n - n_test);
+    let n_test: usize = test_counts.iter().sum();
+    let mut train = Vec::with_capacity(labels.len() - n_test);
     let mut test = Vec::with_capacity(n_test);
-    for (class, mut rows) in by_class.into_iter().enumerate() {
-        let n_class_test = test_counts[class];
-        let n_class_train = rows.len() - n_class_test;
-        if !rows.is_empty() && n_class_train == 0 {
-            return Err(MlError::ClassWithoutTrainRows {
-                class: class_names[class].clone(),
-                available: rows.len(),
-                test: n_class_test,
-            });
-        }
+    for (mut rows, n_class_test) in by_class.into_iter().zip(test_counts) {
         rows.shuffle(&mut rng);
         test.extend_from_slice(&rows[..n_class_test]);
         train.extend_from_slice(&rows[n_class_test..]);
@@ -93,6 +76,69 @@ pub fn stratified_split_indices(
     train.sort_unstable();
     test.sort_unstable();
     Ok((train, test))
+}
+
+/// The number of test rows each class gets when classes of `counts` rows are
+/// split with `test_size`, as [`stratified_split_indices`] splits them.
+///
+/// Every class present must keep at least one test row (else its scores are
+/// undefined and the split is not stratified) and at least one training row
+/// (else the model never sees it); a `test_size` that breaks either is an
+/// error naming the class. Classes with no rows at all are ignored.
+pub fn test_counts(
+    counts: &[usize],
+    class_names: &[String],
+    test_size: f64,
+) -> Result<Vec<usize>, MlError> {
+    if !(test_size > 0.0 && test_size < 1.0) {
+        return Err(MlError::InvalidParameter {
+            name: "test_size",
+            reason: format!("must be strictly between 0 and 1, got {test_size:?}"),
+        });
+    }
+    let n: usize = counts.iter().sum();
+    if n == 0 {
+        return Err(MlError::Empty { name: "labels" });
+    }
+    // `ceil` of a product of a value in (0, 1) and n lies in 1..=n.
+    let n_test = ((test_size * n as f64).ceil() as usize).clamp(1, n);
+    let test_counts = approximate_mode(counts, n_test);
+    for (class, (&available, &test)) in counts.iter().zip(&test_counts).enumerate() {
+        let name = class_names.get(class).map_or("?", String::as_str);
+        if available > 0 && test == 0 {
+            return Err(MlError::InvalidParameter {
+                name: "test_size",
+                reason: format!(
+                    "{test_size:?} gives {n_test} test row(s) of {n} and none of class `{name}` \
+                     ({available} rows); each class needs at least one test row and one \
+                     training row"
+                ),
+            });
+        }
+        if available > 0 && test == available {
+            return Err(MlError::ClassWithoutTrainRows {
+                class: name.to_string(),
+                available,
+                test,
+            });
+        }
+    }
+    Ok(test_counts)
+}
+
+/// The smallest and largest number of test rows that leave every class of
+/// `counts` at least one test row and one training row, if any does.
+pub fn valid_test_rows(counts: &[usize]) -> Option<(usize, usize)> {
+    let n: usize = counts.iter().sum();
+    let valid = |n_test: usize| {
+        approximate_mode(counts, n_test)
+            .iter()
+            .zip(counts)
+            .all(|(&test, &available)| available == 0 || (test >= 1 && test < available))
+    };
+    let lo = (1..n).find(|&m| valid(m))?;
+    let hi = (lo..n).rev().find(|&m| valid(m))?;
+    Some((lo, hi))
 }
 
 /// Shares `n_draws` among classes proportionally to `counts` using exact
@@ -204,6 +250,41 @@ mod tests {
         let (train_b, test_b) = stratified_split(&ds, 0.2, 42).expect("split");
         assert_eq!(train_a, train_b);
         assert_eq!(test_a, test_b);
+    }
+
+    #[test]
+    fn every_class_keeps_a_test_row_and_a_training_row() {
+        // A tiny test_size used to give a one-row test side holding a single class.
+        let err = stratified_split(&iris(), 1e-320, 42).expect_err("one test row");
+        assert_eq!(
+            err.to_string(),
+            "invalid parameter `test_size`: 1e-320 gives 1 test row(s) of 150 and none of \
+             class `versicolor` (50 rows); each class needs at least one test row and one \
+             training row"
+        );
+        // Any data: 2 test rows of 10 cannot cover three classes.
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2];
+        let err = stratified_split_indices(&labels, &names, 0.2, 0).expect_err("class c");
+        assert!(
+            err.to_string().contains("none of class `c` (2 rows)"),
+            "{err}"
+        );
+        let (train, test) = stratified_split_indices(&labels, &names, 0.4, 0).expect("split");
+        let classes = |rows: &[usize]| {
+            let mut c: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
+            c.dedup();
+            c
+        };
+        assert_eq!(classes(&test), [0, 1, 2]);
+        assert_eq!(classes(&train), [0, 1, 2]);
+        assert_eq!(valid_test_rows(&[6, 2, 2]), Some((4, 6)));
+        assert_eq!(valid_test_rows(&[50, 50, 50]), Some((3, 147)));
+        assert_eq!(valid_test_rows(&[3, 1]), None);
+        assert_eq!(
+            test_counts(&[50, 50, 50], &names, 0.2).unwrap(),
+            [10, 10, 10]
+        );
     }
 
     #[test]
