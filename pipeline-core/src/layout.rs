@@ -122,7 +122,7 @@ impl Layout {
 
     /// Removes scratch workspaces of experiment processes that died; those of running processes
     /// (this one included) are left alone.
-    pub(crate) fn sweep_exp_scratch(&self) {
+    fn sweep_exp_scratch(&self) {
         let Ok(entries) = fs::read_dir(self.exps_dir()) else {
             return;
         };

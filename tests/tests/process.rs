@@ -349,3 +349,58 @@ fn gc_waits_for_a_running_experiment_and_keeps_what_it_recorded() {
         String::from_utf8_lossy(&apply.stdout)
     );
 }
+
+#[test]
+fn kill_9_of_exp_run_at_any_moment_then_exp_run_completes_with_nothing_left_over() {
+    let exp_run = |dir: &Path, sleep_ms: &str| {
+        let mut command = fixture();
+        command
+            .arg("-C")
+            .arg(dir)
+            .args(["exp", "run", "--grid", "numbers.factor=2,4", "-j", "2"])
+            .env("FIXTURE_SLEEP_MS", sleep_ms);
+        command
+    };
+    let sums = |out: &Output| -> Vec<String> {
+        let mut sums: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(": sum=").map(|(_, s)| s.to_string()))
+            .collect();
+        sums.sort();
+        sums
+    };
+    let reference = new_workspace();
+    let expected = sums(&exp_run(reference.path(), "0").output().unwrap());
+    assert_eq!(expected.len(), 2, "{expected:?}");
+    for (round, delay_ms) in [0u64, 5, 15, 30, 60, 100, 160, 250].into_iter().enumerate() {
+        let ws = new_workspace();
+        let mut child = exp_run(ws.path(), "30")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = exp_run(ws.path(), "0").output().unwrap();
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            sums(&out),
+            expected,
+            "round {round} (killed after {delay_ms} ms)"
+        );
+        let leftovers: Vec<String> = walk(ws.path())
+            .into_iter()
+            .filter(|p| p.contains(".pipeline-tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
+        assert!(
+            !ws.path().join("slow").exists() && !ws.path().join("pipeline.lock").exists(),
+            "round {round}: experiments leave the workspace alone"
+        );
+    }
+}

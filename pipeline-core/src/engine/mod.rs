@@ -198,18 +198,6 @@ impl<'a> Engine<'a> {
         self
     }
 
-    /// Removes what killed runs left behind: staging areas, and temp files next to outputs and
-    /// in the caches. Call only while holding the workspace lock.
-    pub fn sweep_leftovers(&self) {
-        let output_dirs = self.dag.stages().iter().flat_map(|stage| {
-            stage
-                .outs
-                .iter()
-                .filter_map(|out| self.ws.path(&out.path).parent().map(|p| p.to_path_buf()))
-        });
-        self.ws.layout().sweep(output_dirs.collect::<Vec<_>>());
-    }
-
     /// The lock file as currently held.
     pub fn lock_file(&self) -> LockFile {
         guard(&self.lockfile).file.clone()

@@ -35,7 +35,6 @@ pub fn run_points(
     tracking: &Target,
     say: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ExpRecord>, ExpError> {
-    ws.layout().sweep_exp_scratch();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()

@@ -42,6 +42,7 @@ impl Session {
             })
             .collect::<Result<Vec<Point>, SessionError>>()?;
         let _guard = self.lock(waiting)?;
+        self.recover()?;
         Ok(run_points(
             &self.ws,
             &self.dag,

@@ -182,6 +182,22 @@ impl Session {
         })
     }
 
+    /// What killed processes left behind: staging areas, temp files in the caches, next to
+    /// outputs and at the root, scratch workspaces of dead experiments; and the tracking runs
+    /// they left open, marked KILLED. Call only while holding the workspace lock.
+    pub(crate) fn recover(&self) -> Result<(), SessionError> {
+        let output_dirs: Vec<std::path::PathBuf> = self
+            .dag
+            .stages()
+            .iter()
+            .flat_map(|stage| stage.outs.iter())
+            .filter_map(|out| self.ws.path(&out.path).parent().map(|p| p.to_path_buf()))
+            .collect();
+        self.ws.layout().sweep(output_dirs);
+        crate::tracking::recorder::sweep_abandoned(&self.tracking, self.ws.root())?;
+        Ok(())
+    }
+
     /// Takes the workspace lock, calling `waiting` with the holder's description first when
     /// another process holds it.
     pub(crate) fn lock(&self, waiting: &dyn Fn(&str)) -> Result<WorkspaceLock, SessionError> {

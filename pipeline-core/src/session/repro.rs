@@ -3,7 +3,7 @@
 use super::{Scope, Session, SessionError};
 use crate::engine::{Engine, Event, Failure, Options, Outcome, StageReport, StageStatus};
 use crate::params::flat_params;
-use crate::tracking::recorder::{self, Recorder};
+use crate::tracking::recorder::Recorder;
 
 /// What `repro` is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -90,7 +90,7 @@ impl Session {
         let params = self.params(&[])?;
         let selected = self.select(&request.stages, request.scope)?;
         let _guard = self.lock(waiting)?;
-        recorder::sweep_abandoned(&self.tracking, self.ws.root())?;
+        self.recover()?;
         let recorder = Recorder::new(
             self.tracking.clone(),
             self.dag.name(),
@@ -99,7 +99,6 @@ impl Session {
             self.ws.root(),
         );
         let engine = Engine::new(&self.ws, &self.dag, &params)?.with_recorder(&recorder);
-        engine.sweep_leftovers();
         let options = Options {
             force: request.force,
             jobs: request.jobs,

@@ -75,9 +75,7 @@ impl SqliteStore {
         let mut conn = Connection::open(db_path).map_err(|e| db_err(ctx("opening"), e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| db_err(ctx("configuring"), e))?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| db_err(ctx("enabling WAL on"), e))?;
+        let mode = enable_wal(&conn).map_err(|e| db_err(ctx("enabling WAL on"), e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(TrackingError::Unsupported(format!(
                 "database {} refused WAL journal mode (got '{mode}'); is it on a network file system?",
@@ -117,6 +115,39 @@ impl SqliteStore {
         // connection usable: any open transaction was rolled back on unwind.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Switches a database to WAL, which needs a moment with no other connection on it: several
+/// openers at once (parallel experiments on a database a killed process left in rollback mode)
+/// can get SQLITE_BUSY without the busy handler being asked, so this retries for a while, and
+/// is done as soon as another connection has made the switch.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Ok(mode) => return Ok(mode),
+            Err(error) if std::time::Instant::now() < deadline && is_busy(&error) => {
+                let now: Option<String> = conn
+                    .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+                    .ok();
+                if now
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case("wal"))
+                {
+                    return Ok("wal".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// A database failure as the rest of the engine sees it: which operation, and SQLite's words.
