@@ -47,8 +47,7 @@ pub struct StageLock {
     /// The stage fingerprint.
     #[serde(deserialize_with = "crate::entry::content_hash")]
     pub fingerprint: String,
-    /// The stage code fingerprint.
-    #[serde(deserialize_with = "crate::entry::content_hash")]
+    /// The stage code fingerprint (only ever compared, never used to name a file).
     pub code: String,
     /// Values of the declared params sections.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

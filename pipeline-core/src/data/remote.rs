@@ -177,7 +177,7 @@ fn copy_objects(
         match to.write_verified(&source, hash) {
             Ok(_) => t.objects += 1,
             Err(CasError::Corrupt { object, actual, .. }) => t.problems.push(format!(
-                "{}: corrupt object (content hashes to {actual}); skipped",
+                "object {hash} ({}): corrupt, its content hashes to {actual}; skipped",
                 object.display()
             )),
             Err(e) => t.problems.push(format!("{e}; skipped")),
