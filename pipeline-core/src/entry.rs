@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The graph rules' path check, compiled in here too (the file uses only `std`), so that what a
 /// stage may declare and what may be read back from disk are one rule without this base module
 /// depending on the graph.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "dag/rules.rs"]
 mod rules;
 
