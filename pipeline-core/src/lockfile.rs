@@ -6,11 +6,15 @@ use crate::atomic;
 use crate::entry::PathEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// The lock file, at the workspace root.
 pub const LOCK_FILE: &str = "pipeline.lock";
+
+/// The largest lock file read (a link to `/dev/urandom` must not be read until memory runs out).
+const MAX_LOCK_BYTES: u64 = 64 << 20;
 
 /// Bumped when the layout changes incompatibly.
 const SCHEMA: u32 = 1;
@@ -41,8 +45,9 @@ pub enum LockError {
 #[serde(deny_unknown_fields)]
 pub struct StageLock {
     /// The stage fingerprint.
+    #[serde(deserialize_with = "crate::entry::content_hash")]
     pub fingerprint: String,
-    /// The stage code fingerprint.
+    /// The stage code fingerprint (only ever compared, never used to name a file).
     pub code: String,
     /// Values of the declared params sections.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -78,10 +83,22 @@ impl LockFile {
     /// Reads `root/pipeline.lock`; absent means no stage has run yet.
     pub fn load(root: &Path) -> Result<LockFile, LockError> {
         let path = root.join(LOCK_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LockFile::default()),
-            Err(source) => return Err(LockError::Io { path, source }),
+        let exists = fs::symlink_metadata(&path).is_ok();
+        if exists && !atomic::resolves_inside(root, &path) {
+            return Err(LockError::Io {
+                path: PathBuf::from(LOCK_FILE),
+                source: io::Error::other("resolves outside the workspace (a link?); not read"),
+            });
+        }
+        let text = match atomic::read_text_limited(&path, MAX_LOCK_BYTES) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(LockFile::default()),
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: PathBuf::from(LOCK_FILE),
+                    source,
+                })
+            }
         };
         let lock: LockFile = serde_yaml::from_str(&text).map_err(|e| LockError::Parse {
             path: PathBuf::from(LOCK_FILE),

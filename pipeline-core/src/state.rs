@@ -2,7 +2,7 @@
 //! workspace never rehashes a file that has not changed since it was last hashed.
 
 use crate::atomic;
-use crate::entry::{Manifest, ManifestEntry, PathEntry};
+use crate::entry::{mode_of, Manifest, ManifestEntry, PathEntry};
 use crate::hash;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -15,6 +15,9 @@ use std::time::{Duration, SystemTime};
 /// A file modified this recently may still change within the filesystem's timestamp
 /// granularity, so its hash is not remembered (git's "racy clean" problem).
 const RACY_WINDOW: Duration = Duration::from_millis(100);
+
+/// The largest state cache read back; a bigger one is ignored (and rebuilt).
+const MAX_STATE_BYTES: u64 = 512 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
@@ -30,6 +33,12 @@ pub enum HashError {
     /// The path does not exist.
     #[error("{0}: no such file or directory")]
     Missing(String),
+    /// It is a FIFO, device or socket: reading it could block forever or never end.
+    #[error("{0}: not a regular file or directory (a FIFO, device or socket is never read)")]
+    NotRegular(String),
+    /// A file name below it is not UTF-8, so no path could record it exactly.
+    #[error("{0}: the file name is not valid UTF-8; rename it")]
+    NotUtf8(String),
     /// Reading it failed.
     #[error("{path}: {source}")]
     Io {
@@ -53,8 +62,9 @@ impl StateCache {
     /// unreadable one is an empty cache (it only saves work, it never decides anything).
     pub fn load(file: &Path) -> Self {
         let file = file.to_path_buf();
-        let stamps = fs::read(&file)
+        let stamps = atomic::read_limited(&file, MAX_STATE_BYTES)
             .ok()
+            .flatten()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
         StateCache {
@@ -102,6 +112,7 @@ impl StateCache {
                 hash: hash::bytes(&manifest_bytes(&manifest)),
                 size,
                 dir: true,
+                mode: None,
             })
         } else {
             let hash = self.hash_file(&abs, rel, &meta)?;
@@ -110,6 +121,7 @@ impl StateCache {
                 hash,
                 size: meta.len(),
                 dir: false,
+                mode: mode_of(&meta),
             })
         }
     }
@@ -118,9 +130,14 @@ impl StateCache {
     pub fn manifest(&self, root: &Path, rel: &str) -> Result<Manifest, HashError> {
         let base = root.join(rel);
         let mut files = Vec::new();
-        walk(&base, String::new(), &mut files).map_err(|source| HashError::Io {
-            path: rel.to_string(),
-            source,
+        walk(&base, String::new(), &mut files).map_err(|source| {
+            match source.get_ref().and_then(|e| e.downcast_ref::<NotUtf8>()) {
+                Some(NotUtf8(inner)) => HashError::NotUtf8(format!("{rel}/{inner}")),
+                None => HashError::Io {
+                    path: rel.to_string(),
+                    source,
+                },
+            }
         })?;
         files.sort();
         let mut manifest = Vec::with_capacity(files.len());
@@ -136,6 +153,7 @@ impl StateCache {
                 path: inner,
                 hash,
                 size: meta.len(),
+                mode: mode_of(&meta),
             });
         }
         Ok(manifest)
@@ -149,6 +167,9 @@ impl StateCache {
     }
 
     fn hash_file(&self, abs: &Path, rel: &str, meta: &Metadata) -> Result<String, HashError> {
+        if !meta.is_file() {
+            return Err(HashError::NotRegular(rel.to_string()));
+        }
         let stamp = stamp_of(meta);
         if let Some(known) = lock(&self.stamps).get(rel) {
             if (known.size, known.mtime_ns, known.inode) == stamp {
@@ -208,10 +229,30 @@ fn stamp_of(meta: &Metadata) -> (u64, u128, u64) {
     (meta.len(), mtime_ns, inode)
 }
 
+/// A file name that is not UTF-8, carried through `io::Error` out of [`walk`].
+#[derive(Debug)]
+struct NotUtf8(String);
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: the file name is not valid UTF-8", self.0)
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
 fn walk(dir: &Path, prefix: String, out: &mut Vec<String>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            let lossy = entry.file_name().to_string_lossy().into_owned();
+            let shown = if prefix.is_empty() {
+                lossy
+            } else {
+                format!("{prefix}/{lossy}")
+            };
+            return Err(io::Error::other(NotUtf8(shown)));
+        };
         let rel = if prefix.is_empty() {
             name
         } else {

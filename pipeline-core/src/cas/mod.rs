@@ -46,6 +46,14 @@ pub enum CasError {
         /// What its content hashes to.
         actual: String,
     },
+    /// A hash read from a file is not a content hash; nothing was looked up with it.
+    #[error("`{path}`: {problem}")]
+    BadHash {
+        /// What it was meant for.
+        path: String,
+        /// Why the hash is refused.
+        problem: String,
+    },
     /// A directory manifest could not be read.
     #[error("cache object {object}: not a valid directory manifest: {message}")]
     BadManifest {
@@ -84,15 +92,30 @@ impl ContentStore {
         &self.dir
     }
 
-    /// Where the object `hash` lives.
+    /// Where the object `hash` lives. Never outside the store: anything but a content hash
+    /// (which [`crate::entry`] refuses when reading files) maps to a name no object has.
     pub fn object_path(&self, hash: &str) -> PathBuf {
-        let (head, tail) = hash.split_at(2.min(hash.len()));
+        if !crate::entry::is_hash(hash) {
+            return self.dir.join("not-a-hash");
+        }
+        let (head, tail) = hash.split_at(2);
         self.dir.join(head).join(tail)
     }
 
-    /// Whether object `hash` is present (not whether it is intact: see [`verify`](Self::verify)).
+    /// Refuses anything but a content hash before it names a file.
+    fn checked(hash: &str, what: &str) -> Result<(), CasError> {
+        match crate::entry::hash_problem(hash) {
+            Some(problem) => Err(CasError::BadHash {
+                path: what.to_string(),
+                problem,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether object `hash` is present (not whether it is intact).
     pub fn has(&self, hash: &str) -> bool {
-        self.object_path(hash).is_file()
+        crate::entry::is_hash(hash) && self.object_path(hash).is_file()
     }
 
     /// Stores everything `reader` yields, returning its hash and size.
@@ -108,6 +131,38 @@ impl ContentStore {
     pub fn write_file(&self, src: &Path) -> Result<(String, u64), CasError> {
         let input = File::open(src).map_err(io_err(src))?;
         self.write_reader(input)
+    }
+
+    /// Copies the file at `src`, which claims to be object `expected` (another store's), into
+    /// this store only if its content hashes to that: a corrupt source never enters. Returns the
+    /// size copied.
+    pub fn write_verified(&self, src: &Path, expected: &str) -> Result<u64, CasError> {
+        Self::checked(expected, &src.display().to_string())?;
+        let input = File::open(src).map_err(io_err(src))?;
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        let (actual, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
+        if actual != expected {
+            return Err(CasError::Corrupt {
+                object: src.to_path_buf(),
+                path: format!("object {expected}"),
+                actual,
+            });
+        }
+        let object = self.object_path(expected);
+        if object.is_file() {
+            return Ok(size);
+        }
+        tmp.as_file().sync_all().map_err(io_err(&object))?;
+        let parent = atomic::parent_dir(&object)
+            .map_err(io_err(&object))?
+            .to_path_buf();
+        tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
+        atomic::sync_dir(&parent);
+        Ok(size)
     }
 
     /// Stores bytes already in memory, returning their hash.
@@ -144,6 +199,7 @@ impl ContentStore {
 
     /// The whole content of object `hash`, verified. `what` names its use in errors.
     pub fn read(&self, hash: &str, what: &str) -> Result<Vec<u8>, CasError> {
+        Self::checked(hash, what)?;
         let object = self.object_path(hash);
         let bytes = match fs::read(&object) {
             Ok(bytes) => bytes,
@@ -175,6 +231,7 @@ impl ContentStore {
         what: &str,
         dest: &Path,
     ) -> Result<tempfile::NamedTempFile, CasError> {
+        Self::checked(hash, what)?;
         let object = self.object_path(hash);
         let input = match File::open(&object) {
             Ok(file) => file,
@@ -189,6 +246,7 @@ impl ContentStore {
         let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
+            .permissions(atomic::default_permissions())
             .tempfile_in(parent)
             .map_err(io_err(parent))?;
         let (actual, _) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(&object))?;
@@ -229,11 +287,12 @@ impl ContentStore {
                 .flatten()
             {
                 let tail = object.file_name().to_string_lossy().into_owned();
-                if crate::layout::is_temp_name(&tail) {
+                let hash = format!("{head}{tail}");
+                if !crate::entry::is_hash(&hash) {
                     continue;
                 }
                 let size = object.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push((format!("{head}{tail}"), size));
+                out.push((hash, size));
             }
         }
         out.sort();
@@ -242,6 +301,7 @@ impl ContentStore {
 
     /// Removes object `hash`; an absent object is not an error.
     pub fn delete(&self, hash: &str) -> Result<(), CasError> {
+        Self::checked(hash, "an object to delete")?;
         let object = self.object_path(hash);
         match fs::remove_file(&object) {
             Ok(()) => Ok(()),

@@ -54,12 +54,18 @@ impl ContentStore {
         let abs = root.join(rel);
         let meta = fs::metadata(&abs).map_err(io_err(&abs))?;
         if !meta.is_dir() {
+            if !meta.is_file() {
+                return Err(io_err(&abs)(io::Error::other(
+                    "not a regular file or directory (a FIFO, device or socket is never read)",
+                )));
+            }
             let (hash, size) = self.put_file(&abs, keep)?;
             return Ok(PathEntry {
                 path: rel.to_string(),
                 hash,
                 size,
                 dir: false,
+                mode: crate::entry::mode_of(&meta),
             });
         }
         // A throwaway state cache: files in a staging area are hashed once, here.
@@ -105,6 +111,7 @@ impl ContentStore {
             hash,
             size: manifest.iter().map(|f| f.size).sum(),
             dir: true,
+            mode: None,
         })
     }
 
@@ -155,6 +162,7 @@ impl ContentStore {
         let dest = root.join(&entry.path);
         if !entry.dir {
             let tmp = self.copy_out(&entry.hash, &entry.path, &dest)?;
+            set_mode(tmp.path(), entry.mode)?;
             replace(tmp, &dest)?;
             state.remember(&dest, &entry.path, &entry.hash);
             return Ok(());
@@ -163,12 +171,14 @@ impl ContentStore {
         let parent = atomic::parent_dir(&dest).map_err(io_err(&dest))?;
         let staging = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
+            .permissions(atomic::default_dir_permissions())
             .tempdir_in(parent)
             .map_err(io_err(parent))?;
         for file in &manifest {
             let target = staging.path().join(&file.path);
             let rel = format!("{}/{}", entry.path, file.path);
             let tmp = self.copy_out(&file.hash, &rel, &target)?;
+            set_mode(tmp.path(), file.mode)?;
             tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
         }
         let built = staging.keep();
@@ -179,6 +189,19 @@ impl ContentStore {
         }
         Ok(())
     }
+}
+
+/// Gives a restored file the permission bits recorded for it; without any, it keeps those it was
+/// created with (the user's umask).
+fn set_mode(path: &Path, mode: Option<u32>) -> Result<(), CasError> {
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 /// Renames a finished temp file over `dest`, removing a directory that stood there.

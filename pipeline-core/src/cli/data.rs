@@ -84,13 +84,31 @@ fn show_checkout(report: &CheckoutReport, out: &Printer) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// `gc [--workspace]`.
-pub fn collect(session: &Session, workspace_only: bool, out: &Printer) -> anyhow::Result<ExitCode> {
-    let done = session.gc(workspace_only, &waiting(out))?;
-    out.line(format!(
-        "Removed {} object(s), {} bytes; {} run record(s)",
-        done.objects, done.bytes, done.runs
-    ));
+/// `gc [--workspace] [--dry]`.
+pub fn collect(
+    session: &Session,
+    workspace_only: bool,
+    dry: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let done = session.gc(workspace_only, dry, &waiting(out))?;
+    if dry {
+        for fingerprint in &done.removed_runs {
+            out.line(format!("Would remove run record {fingerprint}"));
+        }
+        for (hash, size) in &done.removed {
+            out.line(format!("Would remove object {hash} ({size} bytes)"));
+        }
+        out.line(format!(
+            "Would remove {} object(s), {} bytes; {} run record(s)",
+            done.objects, done.bytes, done.runs
+        ));
+    } else {
+        out.line(format!(
+            "Removed {} object(s), {} bytes; {} run record(s)",
+            done.objects, done.bytes, done.runs
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,30 +135,42 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_transfer(verb: &str, done: &Transfer, out: &Printer) {
+/// Prints what a transfer moved; what it skipped makes the command fail, once the rest is done.
+fn show_transfer(verb: &str, done: &Transfer, out: &Printer) -> anyhow::Result<()> {
     out.line(format!(
         "{verb}: {} object(s) copied, {} already there, {} run record(s); remote `{}`",
         done.objects, done.present, done.runs, done.remote
     ));
+    if !done.problems.is_empty() {
+        anyhow::bail!(
+            "{verb}: {} item(s) skipped, everything else was transferred:\n  {}",
+            done.problems.len(),
+            done.problems.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 /// `push`.
 pub fn push(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
     let done = session.push(remote).context("push failed")?;
-    show_transfer("push", &done, out);
+    show_transfer("push", &done, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `fetch`.
 pub fn fetch(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
-    let done = session.fetch(remote).context("fetch failed")?;
-    show_transfer("fetch", &done, out);
+    let done = session
+        .fetch(remote, &waiting(out))
+        .context("fetch failed")?;
+    show_transfer("fetch", &done, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `pull`: fetch, then checkout.
 pub fn pull(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
     let (done, report) = session.pull(remote, &waiting(out)).context("pull failed")?;
-    show_transfer("pull", &done, out);
-    show_checkout(&report, out)
+    let shown = show_checkout(&report, out);
+    show_transfer("pull", &done, out)?;
+    shown
 }

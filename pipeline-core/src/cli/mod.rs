@@ -97,6 +97,9 @@ pub enum Command {
         /// Also forget run-cache records the lock file does not use.
         #[arg(long)]
         workspace: bool,
+        /// Remove nothing: list what would be removed.
+        #[arg(long)]
+        dry: bool,
     },
     /// Remotes to share the cache with.
     #[command(subcommand)]
@@ -217,7 +220,7 @@ impl App {
             Command::Ui(args) => ui::run(session, args, out),
             Command::Add { paths, link } => data::add(&session, &start, &paths, link, out),
             Command::Checkout { paths } => data::checkout(&session, &start, &paths, out),
-            Command::Gc { workspace } => data::collect(&session, workspace, out),
+            Command::Gc { workspace, dry } => data::collect(&session, workspace, dry, out),
             Command::Remote(command) => data::remotes(ws, command, out),
             Command::Push { remote } => data::push(&session, remote.as_deref(), out),
             Command::Fetch { remote } => data::fetch(&session, remote.as_deref(), out),

@@ -8,13 +8,15 @@ pub mod pointer;
 pub mod remote;
 
 use crate::cas::{CasError, ContentStore};
+use crate::dag::rules::is_inside;
 use crate::dag::Dag;
 use crate::entry::PathEntry;
-use crate::lockfile::LockFile;
+use crate::layout::STATE_DIR;
+use crate::lockfile::{LockFile, LOCK_FILE};
 use crate::state::{HashError, StateCache};
 use crate::workspace::Workspace;
 use pointer::Pointer;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Why data could not be added or checked out.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,14 @@ pub enum DataError {
     /// The path is not inside the workspace or not normalized.
     #[error("`{0}` is not a path inside the workspace")]
     BadPath(String),
+    /// `add` refuses this path.
+    #[error("`{path}`: {reason}")]
+    Refused {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The path is written by a stage.
     #[error("`{path}` is an output of stage `{stage}`: the lock file versions it already")]
     StageOutput {
@@ -77,9 +87,18 @@ pub enum DataError {
 }
 
 /// Normalizes a user-given path (absolute, or relative to `start`, the directory the command
-/// runs in) to a workspace-relative one with `/` separators.
+/// runs in) to a workspace-relative one with `/` separators. Links are resolved: a path that
+/// leads outside the workspace through a symlink is refused like one outside it, and so is a
+/// name that is not UTF-8 (no pointer or lock entry could record it exactly).
 pub fn workspace_relative(ws: &Workspace, start: &Path, given: &Path) -> Result<String, DataError> {
-    let bad = || DataError::BadPath(given.display().to_string());
+    let shown = given.display().to_string();
+    let bad = || DataError::BadPath(shown.clone());
+    if given.to_str().is_none() {
+        return Err(DataError::Refused {
+            path: given.to_string_lossy().into_owned(),
+            reason: "the name is not valid UTF-8; rename it".into(),
+        });
+    }
     let absolute = if given.is_absolute() {
         given.to_path_buf()
     } else {
@@ -96,24 +115,107 @@ pub fn workspace_relative(ws: &Workspace, start: &Path, given: &Path) -> Result<
             std::path::Component::ParentDir => {
                 parts.pop();
             }
-            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            std::path::Component::Normal(p) => {
+                parts.push(p.to_str().ok_or_else(bad)?.to_string());
+            }
             _ => {}
         }
     }
-    let normalized: std::path::PathBuf = std::iter::once("/".to_string()).chain(parts).collect();
+    let normalized: PathBuf = std::iter::once("/".to_string()).chain(parts).collect();
+    let resolved = resolve_links(&normalized);
     let root = ws
         .root()
         .canonicalize()
         .unwrap_or_else(|_| ws.root().to_path_buf());
-    let rel = normalized
-        .strip_prefix(&root)
-        .or_else(|_| normalized.strip_prefix(ws.root()))
-        .map_err(|_| bad())?;
-    let rel = rel.to_string_lossy().replace('\\', "/");
-    if rel.is_empty() || rel.starts_with(crate::layout::STATE_DIR) {
+    let rel = resolved.strip_prefix(&root).map_err(|_| {
+        if normalized.starts_with(&root) || normalized.starts_with(ws.root()) {
+            DataError::Refused {
+                path: shown.clone(),
+                reason: format!(
+                    "leads outside the workspace through a link (to {})",
+                    resolved.display()
+                ),
+            }
+        } else {
+            bad()
+        }
+    })?;
+    let rel = rel.to_str().ok_or_else(bad)?.replace('\\', "/");
+    if rel.is_empty() || rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/")) {
         return Err(bad());
     }
     Ok(rel)
+}
+
+/// `path` with every link resolved: its longest existing ancestor canonicalized, the rest
+/// appended as given.
+fn resolve_links(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Why `add` must not version `rel`, if it must not: the files git versions for the runtime
+/// (lock, params, pointers), stage outputs and the directories holding them, and anything
+/// overlapping data already versioned by a pointer.
+fn add_problem(ws: &Workspace, dag: &Dag, rel: &str) -> Option<DataError> {
+    let refuse = |reason: String| {
+        Some(DataError::Refused {
+            path: rel.to_string(),
+            reason,
+        })
+    };
+    if rel == LOCK_FILE || rel == crate::params::PARAMS_FILE {
+        return refuse("the pipeline's own file is versioned by git, not by `add`".into());
+    }
+    if rel.ends_with(&format!(".{}", pointer::EXTENSION)) {
+        return refuse("is a pointer file".into());
+    }
+    if let Some(problem) = crate::dag::rules::path_problem(rel) {
+        return refuse(problem);
+    }
+    for stage in dag.stages() {
+        for out in &stage.outs {
+            if out.path == rel || is_inside(rel, &out.path) {
+                return Some(DataError::StageOutput {
+                    path: out.path.clone(),
+                    stage: stage.name.clone(),
+                });
+            }
+            if is_inside(&out.path, rel) {
+                return refuse(format!(
+                    "holds `{}`, an output of stage `{}`: the lock file versions it already",
+                    out.path, stage.name
+                ));
+            }
+        }
+    }
+    for tracked in pointer::find(ws.root()) {
+        if is_inside(rel, &tracked) {
+            return refuse(format!(
+                "is inside `{tracked}`, which is versioned already (by {tracked}.{})",
+                pointer::EXTENSION
+            ));
+        }
+        if is_inside(&tracked, rel) {
+            return refuse(format!(
+                "holds `{tracked}`, which is versioned already (by {tracked}.{}); remove that pointer first",
+                pointer::EXTENSION
+            ));
+        }
+    }
+    None
 }
 
 /// Records `rel` (a file or directory) in the cache and writes its pointer file; adds the data
@@ -128,17 +230,8 @@ pub fn add(
     rel: &str,
     link: bool,
 ) -> Result<PathEntry, DataError> {
-    for stage in dag.stages() {
-        if let Some(out) = stage
-            .outs
-            .iter()
-            .find(|o| o.path == rel || rel.starts_with(&format!("{}/", o.path)))
-        {
-            return Err(DataError::StageOutput {
-                path: out.path.clone(),
-                stage: stage.name.clone(),
-            });
-        }
+    if let Some(problem) = add_problem(ws, dag, rel) {
+        return Err(problem);
     }
     let store = ContentStore::new(ws.layout().objects_dir());
     let entry = if link {
@@ -169,6 +262,22 @@ pub fn checkout_entry(
     state: &StateCache,
     entry: &PathEntry,
 ) -> Result<Checkout, DataError> {
+    if let Some(parent) = Path::new(&entry.path).parent() {
+        let resolved = resolve_links(&ws.root().join(parent));
+        let root = ws
+            .root()
+            .canonicalize()
+            .unwrap_or_else(|_| ws.root().to_path_buf());
+        if !resolved.starts_with(&root) {
+            return Err(DataError::Refused {
+                path: entry.path.clone(),
+                reason: format!(
+                    "leads outside the workspace through a link (to {}); not written",
+                    resolved.display()
+                ),
+            });
+        }
+    }
     match state.hash_path(ws.root(), &entry.path) {
         Ok(now) if now.hash == entry.hash => return Ok(Checkout::Unchanged),
         Ok(_) | Err(HashError::Missing(_)) => {}

@@ -15,13 +15,20 @@ pub const EXTENSION: &str = "ptr";
 #[serde(deny_unknown_fields)]
 pub struct Pointer {
     /// SHA-256 of the file, or of the directory's manifest.
+    #[serde(deserialize_with = "crate::entry::content_hash")]
     pub hash: String,
     /// Bytes in the file or directory.
     pub size: u64,
     /// Whether it is a directory.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dir: bool,
+    /// The file's permission bits when it is executable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
+
+/// The largest pointer file read.
+const MAX_POINTER_BYTES: u64 = 64 << 10;
 
 impl Pointer {
     /// The pointer of a hashed path.
@@ -30,6 +37,7 @@ impl Pointer {
             hash: entry.hash.clone(),
             size: entry.size,
             dir: entry.dir,
+            mode: entry.mode.map(|m| format!("{m:o}")),
         }
     }
 
@@ -40,20 +48,47 @@ impl Pointer {
             hash: self.hash.clone(),
             size: self.size,
             dir: self.dir,
+            mode: self
+                .mode
+                .as_deref()
+                .and_then(|m| u32::from_str_radix(m, 8).ok()),
         }
     }
 
-    /// Reads the pointer of the data at `rel`.
+    /// Reads the pointer of the data at `rel`: a small regular file inside the workspace, whose
+    /// hash is a content hash and whose mode is permission bits.
     pub fn load(root: &Path, rel: &str) -> Result<Pointer, DataError> {
         let file = format!("{rel}.{EXTENSION}");
-        let text = std::fs::read_to_string(root.join(&file)).map_err(|source| DataError::Io {
+        let path = root.join(&file);
+        let io = |source| DataError::Io {
             path: file.clone(),
             source,
-        })?;
-        serde_yaml::from_str(&text).map_err(|e| DataError::Pointer {
-            path: file,
+        };
+        if !atomic::resolves_inside(root, &path) {
+            return Err(DataError::Pointer {
+                path: file,
+                message: "resolves outside the workspace (a link?); not read".into(),
+            });
+        }
+        let text = atomic::read_text_limited(&path, MAX_POINTER_BYTES)
+            .map_err(io)?
+            .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?;
+        let pointer: Pointer = serde_yaml::from_str(&text).map_err(|e| DataError::Pointer {
+            path: file.clone(),
             message: e.to_string(),
-        })
+        })?;
+        if let Some(mode) = &pointer.mode {
+            if !u32::from_str_radix(mode, 8).is_ok_and(|m| m <= 0o777) {
+                return Err(DataError::Pointer {
+                    path: file,
+                    message: format!(
+                        "mode: `{}` is not permission bits (octal)",
+                        mode.escape_debug()
+                    ),
+                });
+            }
+        }
+        Ok(pointer)
     }
 
     /// Writes the pointer of the data at `rel`, atomically.
@@ -82,7 +117,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+        // `add` refuses names that are not UTF-8, so no pointer has one.
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
         let path = entry.path();
         let Ok(kind) = entry.file_type() else {
             continue;
@@ -107,7 +145,12 @@ pub fn ignore_in_git(root: &Path, rel: &str) -> Result<(), DataError> {
     let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
     let gitignore = root.join(dir).join(".gitignore");
     let line = format!("/{name}");
-    let current = std::fs::read_to_string(&gitignore).unwrap_or_default();
+    let current = atomic::read_text_limited(&gitignore, 16 << 20)
+        .map_err(|source| DataError::Io {
+            path: gitignore.display().to_string(),
+            source,
+        })?
+        .unwrap_or_default();
     if current.lines().any(|l| l.trim() == line) {
         return Ok(());
     }

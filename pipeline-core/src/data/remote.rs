@@ -2,10 +2,15 @@
 //! `.pipeline/config.toml`. A remote is a directory (a local path, a mounted share, `file://…`),
 //! laid out like the local cache (`cache/ab/cdef…`, `runs/ab/cdef….json`), so copying is all
 //! there is to it; every object is verified by hash as it is copied.
+//!
+//! A remote's content is untrusted input: a record that does not parse (bad hash, a path leaving
+//! the workspace) or an object whose content does not match its name is reported and skipped,
+//! never copied, and the rest of the transfer goes on. `push` and `fetch` hold the remote's lock
+//! file while they work, and sweep the temp files a killed transfer left in the remote.
 
 use super::{versioned, DataError};
 use crate::atomic;
-use crate::cas::ContentStore;
+use crate::cas::{CasError, ContentStore};
 use crate::engine::run_cache::RunCache;
 use crate::entry::PathEntry;
 use crate::workspace::Workspace;
@@ -33,9 +38,9 @@ fn config_error(message: impl std::fmt::Display) -> DataError {
 }
 
 fn load(ws: &Workspace) -> Result<Config, DataError> {
-    match std::fs::read_to_string(ws.layout().config_file()) {
-        Ok(text) => toml::from_str(&text).map_err(config_error),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+    match atomic::read_text_limited(&ws.layout().config_file(), 1 << 20) {
+        Ok(Some(text)) => toml::from_str(&text).map_err(config_error),
+        Ok(None) => Ok(Config::default()),
         Err(e) => Err(config_error(e)),
     }
 }
@@ -134,6 +139,8 @@ pub struct Transfer {
     pub runs: usize,
     /// The remote's name.
     pub remote: String,
+    /// What was skipped, one line each: unreadable records, corrupt or unreadable objects.
+    pub problems: Vec<String>,
 }
 
 /// Hashes of every object `entries` need (directories: manifest and files, read from `store`).
@@ -150,15 +157,16 @@ fn objects_of(store: &ContentStore, entries: &[PathEntry]) -> BTreeSet<String> {
     out
 }
 
-/// Copies objects from one store to another, verifying each.
+/// Copies objects from one store to another, verifying each; a missing source object is left
+/// out, a corrupt or unreadable one reported and skipped.
 fn copy_objects(
     from: &ContentStore,
     to: &ContentStore,
     hashes: &BTreeSet<String>,
     t: &mut Transfer,
-) -> Result<(), DataError> {
+) {
     for hash in hashes {
-        if to.object_path(hash).is_file() {
+        if to.has(hash) {
             t.present += 1;
             continue;
         }
@@ -166,63 +174,83 @@ fn copy_objects(
         if !source.is_file() {
             continue;
         }
-        let (actual, _) = to.write_file(&source)?;
-        if &actual != hash {
-            let _ = std::fs::remove_file(to.object_path(&actual));
-            return Err(DataError::CorruptObject {
-                path: source.display().to_string(),
-                actual,
-            });
+        match to.write_verified(&source, hash) {
+            Ok(_) => t.objects += 1,
+            Err(CasError::Corrupt { object, actual, .. }) => t.problems.push(format!(
+                "object {hash} ({}): corrupt, its content hashes to {actual}; skipped",
+                object.display()
+            )),
+            Err(e) => t.problems.push(format!("{e}; skipped")),
         }
-        t.objects += 1;
     }
-    Ok(())
 }
 
-/// Copies run records missing on the other side.
-fn copy_runs(
-    from: &RunCache,
-    to: &RunCache,
-    t: &mut Transfer,
-) -> Result<Vec<PathEntry>, DataError> {
+/// Copies run records missing on the other side; records that do not parse are reported and
+/// skipped. Returns the outputs of every valid record.
+fn copy_runs(from: &RunCache, to: &RunCache, t: &mut Transfer) -> Vec<PathEntry> {
     let mut outs = Vec::new();
-    let have: BTreeSet<String> = to.all().into_iter().map(|(f, _)| f).collect();
-    for (fingerprint, record) in from.all() {
+    let (have, _) = to.all();
+    let have: BTreeSet<String> = have.into_iter().map(|(f, _)| f).collect();
+    let (records, bad) = from.all();
+    t.problems
+        .extend(bad.into_iter().map(|b| format!("{b}; skipped")));
+    for (fingerprint, record) in records {
         outs.extend(record.outs.iter().cloned());
         if !have.contains(&fingerprint) {
-            to.put(&fingerprint, &record)
-                .map_err(|source| DataError::Io {
-                    path: to.dir().display().to_string(),
-                    source,
-                })?;
-            t.runs += 1;
+            match to.put(&fingerprint, &record) {
+                Ok(()) => t.runs += 1,
+                Err(e) => t
+                    .problems
+                    .push(format!("{}: {e}; skipped", to.dir().display())),
+            }
         }
     }
-    Ok(outs)
+    outs
 }
 
-/// The two ends of a transfer: (local store, local runs), (remote store, remote runs).
+/// The two ends of a transfer: (local store, local runs), (remote store, remote runs), and the
+/// remote's lock, held until the transfer ends.
 struct Ends {
     local: (ContentStore, RunCache),
     remote: (ContentStore, RunCache),
     transfer: Transfer,
+    _lock: std::fs::File,
 }
 
+/// Opens remote `name`, waits for its lock, and sweeps what killed transfers left in it.
 fn ends(ws: &Workspace, name: Option<&str>) -> Result<Ends, DataError> {
     let (name, dir) = resolve(ws, name)?;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| DataError::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let lock_path = dir.join("lock");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
+    let remote = (
+        ContentStore::new(dir.join("cache")),
+        RunCache::new(dir.join("runs")),
+    );
+    crate::layout::sweep(remote.0.dir());
+    crate::layout::sweep(remote.1.dir());
     Ok(Ends {
         local: (
             ContentStore::new(ws.layout().objects_dir()),
             RunCache::new(ws.layout().run_cache_dir()),
         ),
-        remote: (
-            ContentStore::new(dir.join("cache")),
-            RunCache::new(dir.join("runs")),
-        ),
+        remote,
         transfer: Transfer {
             remote: name,
             ..Transfer::default()
         },
+        _lock: lock,
     })
 }
 
@@ -232,39 +260,52 @@ pub fn push(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
         local,
         remote,
         mut transfer,
+        _lock,
     } = ends(ws, name)?;
     let mut entries = versioned(ws)?;
-    entries.extend(copy_runs(&local.1, &remote.1, &mut transfer)?);
+    entries.extend(
+        local
+            .1
+            .all()
+            .0
+            .into_iter()
+            .flat_map(|(_, record)| record.outs),
+    );
+    // Objects first, then the records naming them: a killed push leaves no record without its
+    // objects.
     copy_objects(
         &local.0,
         &remote.0,
         &objects_of(&local.0, &entries),
         &mut transfer,
-    )?;
+    );
+    copy_runs(&local.1, &remote.1, &mut transfer);
     Ok(transfer)
 }
 
 /// Brings what the workspace versions, and the remote's run records, into the local cache.
+/// Call while holding the workspace lock.
 pub fn fetch(ws: &Workspace, name: Option<&str>) -> Result<Transfer, DataError> {
     let Ends {
         local,
         remote,
         mut transfer,
+        _lock,
     } = ends(ws, name)?;
     let mut entries = versioned(ws)?;
-    entries.extend(copy_runs(&remote.1, &local.1, &mut transfer)?);
-    // Manifests first, so that directory files can be listed.
+    entries.extend(copy_runs(&remote.1, &local.1, &mut transfer));
+    // Manifests first (verified), so that directory files can be listed from the local copy.
     let manifests: BTreeSet<String> = entries
         .iter()
         .filter(|e| e.dir)
         .map(|e| e.hash.clone())
         .collect();
-    copy_objects(&remote.0, &local.0, &manifests, &mut transfer)?;
+    copy_objects(&remote.0, &local.0, &manifests, &mut transfer);
     copy_objects(
         &remote.0,
         &local.0,
         &objects_of(&local.0, &entries),
         &mut transfer,
-    )?;
+    );
     Ok(transfer)
 }

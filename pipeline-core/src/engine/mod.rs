@@ -256,10 +256,11 @@ impl<'a> Engine<'a> {
                 outs: entry.outs,
             });
         // An always_run stage is never replayed from the cache.
+        let declared: Vec<&str> = stage.outs.iter().map(|o| o.path.as_str()).collect();
         let cached = self
             .runs
-            .get(&digest)
-            .or(from_lock)
+            .get(&digest, &stage.name, &declared)
+            .or(from_lock.filter(|r| r.matches(&stage.name, &declared)))
             .filter(|_| !stage.always_run)
             .filter(|record| record.outs.iter().all(|o| self.store.contains(o)));
         Ok(Check {

@@ -42,6 +42,32 @@ impl Session {
         StateCache::load(&self.ws.layout().state_cache())
     }
 
+    /// Removes what killed commands left in the workspace: temp files in the caches, in
+    /// `.pipeline/`, at the root and next to versioned data and stage outputs. Call only while
+    /// holding the workspace lock.
+    fn sweep(&self) {
+        let root = self.ws.root();
+        let mut dirs: Vec<PathBuf> = data::pointer::find(root)
+            .iter()
+            .chain(
+                self.dag
+                    .stages()
+                    .iter()
+                    .flat_map(|stage| stage.outs.iter().map(|o| &o.path)),
+            )
+            .filter_map(|rel| self.ws.path(rel).parent().map(Path::to_path_buf))
+            .collect();
+        if let Ok(lock) = crate::lockfile::LockFile::load(root) {
+            dirs.extend(
+                lock.stages
+                    .values()
+                    .flat_map(|s| s.outs.iter())
+                    .filter_map(|o| self.ws.path(&o.path).parent().map(Path::to_path_buf)),
+            );
+        }
+        self.ws.layout().sweep(dirs);
+    }
+
     /// Paths given on the command line (relative to `start`, the directory the command runs
     /// in, or absolute) as workspace-relative paths.
     fn relative(&self, start: &Path, paths: &[PathBuf]) -> Result<Vec<String>, SessionError> {
@@ -84,6 +110,7 @@ impl Session {
         waiting: &dyn Fn(&str),
     ) -> Result<Vec<PathEntry>, SessionError> {
         let _guard = self.lock(waiting)?;
+        self.sweep();
         let state = self.state_cache();
         let mut added = Vec::new();
         for rel in self.relative(start, paths)? {
@@ -102,6 +129,7 @@ impl Session {
         waiting: &dyn Fn(&str),
     ) -> Result<CheckoutReport, SessionError> {
         let _guard = self.lock(waiting)?;
+        self.sweep();
         self.checkout_locked(&self.relative(start, paths)?)
     }
 
@@ -127,34 +155,46 @@ impl Session {
     }
 
     /// `gc`: removes cache objects nothing refers to; with `workspace_only`, also run-cache
-    /// records the lock file does not use.
+    /// records the lock file does not use; with `dry`, removes nothing and lists what it would.
     pub fn gc(
         &self,
         workspace_only: bool,
+        dry: bool,
         waiting: &dyn Fn(&str),
     ) -> Result<gc::Collected, SessionError> {
         let _guard = self.lock(waiting)?;
-        Ok(gc::collect(&self.ws, workspace_only)?)
+        if !dry {
+            self.sweep();
+        }
+        Ok(gc::collect(&self.ws, workspace_only, dry)?)
     }
 
-    /// `push`: sends what the remote (default: the default remote) lacks.
+    /// `push`: sends what the remote (default: the default remote) lacks, sweeping what killed
+    /// transfers left in it.
     pub fn push(&self, remote: Option<&str>) -> Result<Transfer, SessionError> {
         Ok(remote::push(&self.ws, remote)?)
     }
 
-    /// `fetch`: brings what the local cache lacks from the remote.
-    pub fn fetch(&self, remote: Option<&str>) -> Result<Transfer, SessionError> {
+    /// `fetch`: brings what the local cache lacks from the remote, under the workspace lock.
+    pub fn fetch(
+        &self,
+        remote: Option<&str>,
+        waiting: &dyn Fn(&str),
+    ) -> Result<Transfer, SessionError> {
+        let _guard = self.lock(waiting)?;
+        self.sweep();
         Ok(remote::fetch(&self.ws, remote)?)
     }
 
-    /// `pull`: `fetch`, then `checkout` of everything.
+    /// `pull`: `fetch`, then `checkout` of everything, under one hold of the workspace lock.
     pub fn pull(
         &self,
         remote: Option<&str>,
         waiting: &dyn Fn(&str),
     ) -> Result<(Transfer, CheckoutReport), SessionError> {
-        let transfer = self.fetch(remote)?;
         let _guard = self.lock(waiting)?;
+        self.sweep();
+        let transfer = remote::fetch(&self.ws, remote)?;
         Ok((transfer, self.checkout_locked(&[])?))
     }
 }

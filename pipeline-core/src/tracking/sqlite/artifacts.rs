@@ -23,11 +23,71 @@ impl SqliteStore {
         Ok(hashes)
     }
 
+    /// [`artifact_hashes`](Self::artifact_hashes) of the database at `db_path` without opening
+    /// it for writing: no WAL switch, no migration, no file created where avoidable, so `gc`
+    /// can free space on a full disk. When SQLite cannot even set up its shared memory for a
+    /// read, and the database has no write-ahead log pending, it is read as immutable.
+    pub fn read_artifact_hashes(db_path: &Path) -> Result<HashSet<String>> {
+        use rusqlite::{Connection, OpenFlags};
+        let query = |conn: &Connection| -> rusqlite::Result<HashSet<String>> {
+            let tables: i64 = conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'artifacts'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables == 0 {
+                return Ok(HashSet::new());
+            }
+            let mut stmt = conn.prepare("SELECT DISTINCT hash FROM artifacts")?;
+            let hashes = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<HashSet<String>>>();
+            hashes
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let first = Connection::open_with_flags(db_path, flags).and_then(|conn| {
+            conn.busy_timeout(super::BUSY_TIMEOUT)?;
+            query(&conn)
+        });
+        let context = || format!("reading artifact objects of {}", db_path.display());
+        match first {
+            Ok(hashes) => Ok(hashes),
+            Err(e) => {
+                let mut wal = db_path.as_os_str().to_owned();
+                wal.push("-wal");
+                let pending = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+                if pending {
+                    return Err(db_err(context(), e));
+                }
+                let uri = format!("file:{}?immutable=1", uri_path(db_path));
+                Connection::open_with_flags(uri, flags)
+                    .and_then(|conn| query(&conn))
+                    .map_err(|e| db_err(context(), e))
+            }
+        }
+    }
+
     /// Where the object with this SHA-256 hex digest lives:
     /// `objects_dir/<first two hex chars>/<remaining 62>`.
     pub fn object_path(&self, hash: &str) -> PathBuf {
         object_path(&self.objects_dir, hash)
     }
+}
+
+/// `path` percent-encoded for a `file:` URI.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(*byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn content_store(objects: &Path) -> ContentStore {
@@ -73,6 +133,9 @@ fn from_cas(objects: &Path, error: CasError) -> TrackingError {
             expected,
             actual,
         },
+        CasError::BadHash { path, problem } => {
+            TrackingError::InvalidArgument(format!("artifact `{path}`: {problem}"))
+        }
         CasError::BadManifest { object, message } => TrackingError::CorruptObject {
             object,
             expected: String::new(),
