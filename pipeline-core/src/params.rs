@@ -271,12 +271,17 @@ impl ParamValues {
     }
 }
 
+/// The largest `params.toml` read: far beyond any real one.
+const PARAMS_LIMIT: u64 = 16 << 20;
+
 /// Reads `params.toml` (absent is an empty file) as a table.
 pub fn read_file(root: &Path) -> Result<toml::Table, ParamsError> {
     let path = root.join(PARAMS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(toml::Table::new()),
+    // A regular file of sane size only: a FIFO or `/dev/zero` in its place must not hang or
+    // exhaust memory.
+    let text = match crate::atomic::read_text_limited(&path, PARAMS_LIMIT) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(toml::Table::new()),
         Err(source) => return Err(ParamsError::Read { path, source }),
     };
     text.parse::<toml::Table>()
