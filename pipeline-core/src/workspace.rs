@@ -119,11 +119,13 @@ impl Workspace {
             }
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
         }
+        // Who holds the lock is only a courtesy for whoever waits: on a full disk (where `gc`
+        // must still run) failing to write it is no reason to fail.
         let me = format!("pid {}", std::process::id());
-        file.set_len(0)
+        let _ = file
+            .set_len(0)
             .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(me.as_bytes()))
-            .map_err(io_err(&path))?;
+            .and_then(|_| file.write_all(me.as_bytes()));
         Ok(WorkspaceLock { _file: file })
     }
 }
