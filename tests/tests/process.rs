@@ -404,3 +404,77 @@ fn kill_9_of_exp_run_at_any_moment_then_exp_run_completes_with_nothing_left_over
         );
     }
 }
+
+/// A small filesystem of its own (tmpfs, so this needs root, as CI has), unmounted on drop.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(bytes: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_during_repro_leaves_outputs_and_lock_and_gc_still_runs() {
+    let Some(disk) = SmallDisk::mount("4m") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    };
+    let ws = disk.0.path().join("ws");
+    fs::create_dir_all(ws.join("inputs")).unwrap();
+    fs::write(ws.join("params.toml"), PARAMS).unwrap();
+    fs::write(ws.join("inputs/extra.txt"), "ok\n").unwrap();
+    assert!(repro(&ws, &[], 0).status.success());
+    let lock = fs::read(ws.join("pipeline.lock")).unwrap();
+    let scaled = fs::read(ws.join("data/scaled.txt")).unwrap();
+    fs::write(
+        ws.join("params.toml"),
+        "[numbers]\ncount = 10\nfactor = 7\n",
+    )
+    .unwrap();
+    // Fill the disk to the last byte.
+    let mut filler = fs::File::create(ws.join("filler")).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+
+    let out = repro(&ws, &[], 0);
+    assert!(!out.status.success(), "a full disk is an error");
+    assert_eq!(fs::read(ws.join("pipeline.lock")).unwrap(), lock);
+    assert_eq!(fs::read(ws.join("data/scaled.txt")).unwrap(), scaled);
+    let gc = fixture().arg("-C").arg(&ws).arg("gc").output().unwrap();
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+
+    fs::remove_file(ws.join("filler")).unwrap();
+    let out = repro(&ws, &[], 0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leftovers: Vec<String> = walk(&ws)
+        .into_iter()
+        .filter(|p| p.contains(".pipeline-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
