@@ -197,20 +197,25 @@ impl ContentStore {
         Ok((hash, size, Some(parent)))
     }
 
-    /// The whole content of object `hash`, verified. `what` names its use in errors.
-    pub fn read(&self, hash: &str, what: &str) -> Result<Vec<u8>, CasError> {
+    /// Opens object `hash` for reading; `what` names its use in errors.
+    fn open_object(&self, hash: &str, what: &str) -> Result<(PathBuf, File), CasError> {
         Self::checked(hash, what)?;
         let object = self.object_path(hash);
-        let bytes = match fs::read(&object) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(CasError::Missing {
-                    hash: hash.to_string(),
-                    path: what.to_string(),
-                })
-            }
-            Err(e) => return Err(io_err(&object)(e)),
-        };
+        match File::open(&object) {
+            Ok(file) => Ok((object, file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(CasError::Missing {
+                hash: hash.to_string(),
+                path: what.to_string(),
+            }),
+            Err(e) => Err(io_err(&object)(e)),
+        }
+    }
+
+    /// The whole content of object `hash`, verified. `what` names its use in errors.
+    pub fn read(&self, hash: &str, what: &str) -> Result<Vec<u8>, CasError> {
+        let (object, mut file) = self.open_object(hash, what)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_err(&object))?;
         let actual = hash::bytes(&bytes);
         if actual != hash {
             let _ = fs::remove_file(&object);
@@ -231,18 +236,7 @@ impl ContentStore {
         what: &str,
         dest: &Path,
     ) -> Result<tempfile::NamedTempFile, CasError> {
-        Self::checked(hash, what)?;
-        let object = self.object_path(hash);
-        let input = match File::open(&object) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(CasError::Missing {
-                    hash: hash.to_string(),
-                    path: what.to_string(),
-                })
-            }
-            Err(e) => return Err(io_err(&object)(e)),
-        };
+        let (object, input) = self.open_object(hash, what)?;
         let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
