@@ -481,3 +481,26 @@ fn a_failing_tracking_write_leaves_the_previous_outputs_and_lock() {
     assert_eq!(ws.read("out/report.txt").unwrap(), "v1");
     assert_eq!(ws.read("pipeline.lock").unwrap(), lock);
 }
+
+#[test]
+fn a_non_http_tracking_uri_fails_only_the_commands_that_need_the_store() {
+    let ws = workspace();
+    let status = ws
+        .run(
+            numbers::pipeline(),
+            &["--tracking-uri", "sqlite:///x.db", "status"],
+        )
+        .unwrap();
+    assert!(status.contains("generate: stale"), "{status}");
+    let err = ws
+        .run(
+            numbers::pipeline(),
+            &["--tracking-uri", "sqlite:///x.db", "runs", "list"],
+        )
+        .unwrap_err();
+    let line = format!("{err:#}");
+    assert!(
+        line.contains("sqlite:///x.db") && line.contains("http:// or https://"),
+        "{line}"
+    );
+}

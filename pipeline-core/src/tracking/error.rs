@@ -231,6 +231,17 @@ pub enum TrackingError {
         message: String,
     },
 
+    /// The server refused the request for want of credentials or permission.
+    #[error("MLflow server {server} refused the request ({status}): {hint}")]
+    Unauthorized {
+        /// The server's URL.
+        server: String,
+        /// 401 or 403.
+        status: u16,
+        /// What to set.
+        hint: String,
+    },
+
     /// The operation is not possible with this backend or configuration.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -23,20 +23,23 @@ pub enum Target {
     },
     /// An MLflow tracking server.
     Server(String),
+    /// A tracking URI this engine cannot record to (`sqlite:`, `file:`, `databricks`, …).
+    /// Commands that never touch the store work; opening it says which URIs are supported.
+    Unsupported(String),
 }
 
 impl Target {
     /// `--tracking-uri`, else `MLFLOW_TRACKING_URI`, else the workspace's embedded store.
+    /// Never fails: an unsupported URI is reported when a command opens the store.
     pub fn choose(ws: &Workspace, uri: Option<&str>) -> Result<Target, TrackingError> {
         let from_env = std::env::var("MLFLOW_TRACKING_URI")
             .ok()
             .filter(|v| !v.is_empty());
         match uri.map(str::to_string).or(from_env) {
-            Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Ok(Target::Server(uri)),
-            Some(uri) => Err(TrackingError::InvalidUri {
-                uri,
-                reason: "a tracking URI is an http:// or https:// MLflow server (leave it unset for the embedded store)".into(),
-            }),
+            Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => {
+                Ok(Target::Server(uri))
+            }
+            Some(uri) => Ok(Target::Unsupported(uri)),
             None => Ok(Target::Embedded {
                 db: ws.layout().tracking_db(),
                 objects: ws.layout().objects_dir(),
@@ -49,6 +52,12 @@ impl Target {
         Ok(match self {
             Target::Embedded { db, objects } => Arc::new(SqliteStore::open(db, objects)?),
             Target::Server(url) => Arc::new(RestStore::new(url)?),
+            Target::Unsupported(uri) => {
+                return Err(TrackingError::InvalidUri {
+                    uri: uri.clone(),
+                    reason: "this engine records to its embedded store (leave --tracking-uri and MLFLOW_TRACKING_URI unset) or to an MLflow server (http:// or https://); sqlite:, file: and databricks URIs are not supported".into(),
+                })
+            }
         })
     }
 

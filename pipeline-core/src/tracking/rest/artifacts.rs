@@ -81,8 +81,7 @@ impl RestStore {
         let url = format!("{base}/{}", encode_path(path));
         let endpoint = format!("GET mlflow-artifacts {path}");
         let mut resp = self
-            .agent
-            .get(&url)
+            .authorize(self.agent.get(&url))
             .call()
             .map_err(|e| Self::transport_error(&endpoint, e))?;
         let status = resp.status().as_u16();
@@ -99,7 +98,7 @@ impl RestStore {
                 .limit(1024 * 1024)
                 .read_to_string()
                 .unwrap_or_default();
-            return Err(Self::error_from_body(&endpoint, status, &body));
+            return Err(self.explain(Self::error_from_body(&endpoint, status, &body)));
         }
         let parent = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             Some(p) => p.to_path_buf(),
@@ -150,12 +149,11 @@ pub(super) fn log_artifact(
     let url = format!("{}/{}", store.artifact_base(run_id)?, encode_path(&path));
     let endpoint = format!("PUT mlflow-artifacts {path} of run {run_id}");
     let resp = store
-        .agent
-        .put(&url)
+        .authorize(store.agent.put(&url))
         .header("Content-Type", "application/octet-stream")
         .send(file)
         .map_err(|e| RestStore::transport_error(&endpoint, e))?;
-    let _: serde_json::Value = RestStore::decode(&endpoint, resp)?;
+    let _: serde_json::Value = RestStore::decode(&endpoint, resp).map_err(|e| store.explain(e))?;
     Ok(())
 }
 

@@ -18,6 +18,28 @@ impl RestStore {
         format!("{}{API}/{endpoint}", self.base)
     }
 
+    /// `req` with the credentials the environment gave, if any.
+    pub(super) fn authorize<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match self.credentials.authorization() {
+            Some(value) => req.header("Authorization", value),
+            None => req,
+        }
+    }
+
+    /// A refusal for want of credentials becomes one line naming the server and what to set.
+    pub(super) fn explain(&self, error: TrackingError) -> TrackingError {
+        match error {
+            TrackingError::Mlflow { status, .. } if status == 401 || status == 403 => {
+                TrackingError::Unauthorized {
+                    server: self.base.clone(),
+                    status,
+                    hint: super::auth::refusal_hint(status).to_string(),
+                }
+            }
+            other => other,
+        }
+    }
+
     pub(super) fn transport_error(endpoint: &str, e: ureq::Error) -> TrackingError {
         TrackingError::Backend {
             backend: "mlflow server",
@@ -79,12 +101,12 @@ impl RestStore {
         endpoint: &str,
         query: &[(&str, &str)],
     ) -> Result<T> {
-        let mut req = self.agent.get(self.url(endpoint));
+        let mut req = self.authorize(self.agent.get(self.url(endpoint)));
         for (k, v) in query {
             req = req.query(k, v);
         }
         let resp = req.call().map_err(|e| Self::transport_error(endpoint, e))?;
-        Self::decode(endpoint, resp)
+        Self::decode(endpoint, resp).map_err(|e| self.explain(e))
     }
 
     pub(super) fn post<T: DeserializeOwned>(
@@ -93,11 +115,10 @@ impl RestStore {
         body: &serde_json::Value,
     ) -> Result<T> {
         let resp = self
-            .agent
-            .post(self.url(endpoint))
+            .authorize(self.agent.post(self.url(endpoint)))
             .send_json(body)
             .map_err(|e| Self::transport_error(endpoint, e))?;
-        Self::decode(endpoint, resp)
+        Self::decode(endpoint, resp).map_err(|e| self.explain(e))
     }
 }
 

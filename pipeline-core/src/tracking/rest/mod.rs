@@ -9,6 +9,7 @@
 //! Artifacts go through the server's artifact proxy (see `artifacts.rs`).
 
 mod artifacts;
+mod auth;
 mod batch;
 mod client;
 mod registry;
@@ -35,6 +36,7 @@ use super::store::TrackingStore;
 pub struct RestStore {
     agent: ureq::Agent,
     base: String,
+    credentials: auth::Credentials,
     /// run id -> artifact_uri; a run's artifact root never changes.
     artifact_roots: Mutex<HashMap<String, String>>,
     /// Set once the server has refused `tags.x IS NULL` (MLflow before 2.x): top-level runs
@@ -46,8 +48,13 @@ impl RestStore {
     /// A client for the server at `base_url` (`http://host:port`, optionally
     /// with a path prefix; `https://` is supported through rustls).
     ///
-    /// No request is made here; the first call reports an unreachable server.
+    /// No request is made here; the first call reports an unreachable server. Credentials and
+    /// TLS settings come from MLflow's environment variables (see `auth.rs`).
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_credentials(base_url, auth::Credentials::from_env())
+    }
+
+    fn with_credentials(base_url: &str, credentials: auth::Credentials) -> Result<Self> {
         let base = base_url.trim_end_matches('/').to_string();
         let bad = |reason: &str| TrackingError::InvalidUri {
             uri: base_url.to_string(),
@@ -63,7 +70,11 @@ impl RestStore {
         if uri.query().is_some() {
             return Err(bad("must not contain a query string"));
         }
-        let config = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder();
+        if let Some(tls) = credentials.tls_config()? {
+            config = config.tls_config(tls);
+        }
+        let config = config
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_send_request(Some(Duration::from_secs(60)))
@@ -75,6 +86,7 @@ impl RestStore {
         Ok(RestStore {
             agent: config.new_agent(),
             base,
+            credentials,
             artifact_roots: Mutex::new(HashMap::new()),
             no_null_filter: AtomicBool::new(false),
         })
@@ -207,6 +219,78 @@ impl TrackingStore for RestStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback that answers `experiments/get-by-name` only with basic auth as
+    /// alice, as an MLflow server behind `--app-name basic-auth` does.
+    fn guarded_server() -> String {
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::routing::get;
+        let app = axum::Router::new().route(
+            "/api/2.0/mlflow/experiments/get-by-name",
+            get(|headers: HeaderMap| async move {
+                let ok = headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Basic YWxpY2U6czNjcmV0");
+                if ok {
+                    (
+                        StatusCode::OK,
+                        r#"{"experiment": {"experiment_id": "0", "name": "Default"}}"#,
+                    )
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        r#"{"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."}"#,
+                    )
+                }
+            }),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        format!("http://{}", rx.recv().unwrap())
+    }
+
+    #[test]
+    fn a_server_behind_basic_auth_works_with_mlflows_variables() {
+        let url = guarded_server();
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            auth::Credentials::from_vars(move |k| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let alice = vars(&[
+            ("MLFLOW_TRACKING_USERNAME", "alice"),
+            ("MLFLOW_TRACKING_PASSWORD", "s3cret"),
+        ]);
+        let store = RestStore::with_credentials(&url, alice).unwrap();
+        let found = store.get_experiment_by_name("Default").unwrap().unwrap();
+        assert_eq!(found.experiment_id, "0");
+
+        let anonymous = RestStore::with_credentials(&url, vars(&[])).unwrap();
+        let refused = anonymous.get_experiment_by_name("Default").unwrap_err();
+        assert!(matches!(
+            refused,
+            TrackingError::Unauthorized { status: 401, .. }
+        ));
+        let line = refused.to_string();
+        assert!(
+            line.contains(&url) && line.contains("MLFLOW_TRACKING_USERNAME"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
 
     #[test]
     fn base_url_validation() {
