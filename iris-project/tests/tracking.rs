@@ -303,3 +303,51 @@ fn recorded_on_a_real_mlflow_server() {
     );
     assert!(out.contains(&format!("accuracy: {accuracy}")), "{out}");
 }
+
+#[test]
+fn deleting_a_version_leaves_the_registry_working() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let metadata = json(&ws.read("models/metadata.json").unwrap());
+    let uri = metadata["model_uri"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        run(&ws, &["models", "register", &uri, "--name", "iris"]);
+    }
+    run(&ws, &["models", "alias", "iris", "champion", "3"]);
+    run(&ws, &["models", "delete", "iris", "--version", "2"]);
+    let shown = json(&run(&ws, &["models", "show", "iris", "--json"]));
+    let versions: Vec<u64> = shown["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 3], "{shown}");
+    let listed = run(&ws, &["models", "list"]);
+    assert!(listed.contains("iris"), "{listed}");
+    let out = run(
+        &ws,
+        &[
+            "predict",
+            "--model",
+            "models:/iris@champion",
+            "--input",
+            "data/processed/test.csv",
+        ],
+    );
+    assert!(out.starts_with("sepal_length,"), "{out}");
+    run(&ws, &["models", "alias", "iris", "champion", "--delete"]);
+    assert!(try_run(
+        &ws,
+        &[
+            "predict",
+            "--model",
+            "models:/iris@champion",
+            "--input",
+            "data/processed/test.csv"
+        ]
+    )
+    .is_err());
+    run(&ws, &["models", "delete", "iris"]);
+    assert!(try_run(&ws, &["models", "show", "iris"]).is_err());
+}

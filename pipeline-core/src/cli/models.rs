@@ -1,4 +1,4 @@
-//! `models register|list|show|alias`: the model registry.
+//! `models register|list|show|alias|delete`: the model registry.
 
 use super::{table, Printer};
 use crate::tracking::recorder::Target;
@@ -31,14 +31,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Point ALIAS (e.g. `champion`) at VERSION, for `models:/NAME@ALIAS`.
+    /// Point ALIAS (e.g. `champion`) at VERSION, for `models:/NAME@ALIAS`; with --delete, remove it.
     Alias {
         /// The registered model's name.
         name: String,
         /// The alias.
         alias: String,
         /// The version it points at.
-        version: u64,
+        #[arg(required_unless_present = "delete")]
+        version: Option<u64>,
+        /// Remove the alias instead.
+        #[arg(long, conflicts_with = "version")]
+        delete: bool,
+    },
+    /// Delete a registered model with all its versions, or one version (its number is never
+    /// reused; aliases pointing at it go too).
+    Delete {
+        /// The registered model's name.
+        name: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<u64>,
     },
 }
 
@@ -52,11 +65,33 @@ pub fn run(tracking: &Target, command: Command, out: &Printer) -> anyhow::Result
             name,
             alias,
             version,
+            delete,
         } => {
-            store.set_model_alias(&name, &alias, version)?;
-            out.line(format!(
-                "models:/{name}@{alias} now points at version {version}"
-            ));
+            match version {
+                Some(version) if !delete => {
+                    store.set_model_alias(&name, &alias, version)?;
+                    out.line(format!(
+                        "models:/{name}@{alias} now points at version {version}"
+                    ));
+                }
+                _ => {
+                    store.delete_model_alias(&name, &alias)?;
+                    out.line(format!("Removed alias models:/{name}@{alias}"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delete { name, version } => {
+            match version {
+                Some(version) => {
+                    store.delete_model_version(&name, version)?;
+                    out.line(format!("Deleted version {version} of model `{name}`"));
+                }
+                None => {
+                    store.delete_registered_model(&name)?;
+                    out.line(format!("Deleted model `{name}` and all its versions"));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -128,7 +163,7 @@ fn show(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let model = store.get_registered_model(name)?;
-    let versions = store.model_versions(&model)?;
+    let versions = store.model_versions(&model.name)?;
     if json {
         out.line(serde_json::to_string_pretty(&serde_json::json!({
             "name": model.name, "aliases": model.aliases, "versions": versions,

@@ -139,4 +139,16 @@ impl TrackingStore for CountingStore {
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         self.inner.get_registered_model(name)
     }
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        self.inner.model_versions(name)
+    }
+    fn delete_model_version(&self, name: &str, version: u64) -> Result<()> {
+        self.inner.delete_model_version(name, version)
+    }
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.inner.delete_registered_model(name)
+    }
+    fn delete_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.inner.delete_model_alias(name, alias)
+    }
 }

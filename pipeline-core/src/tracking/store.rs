@@ -187,18 +187,18 @@ pub trait TrackingStore: Send + Sync {
         Ok(files)
     }
 
-    /// Every version of a registered model, oldest first.
-    fn model_versions(&self, model: &RegisteredModel) -> Result<Vec<ModelVersion>> {
-        let latest = model
-            .latest_versions
-            .iter()
-            .map(|v| v.version)
-            .max()
-            .unwrap_or(0);
-        (1..=latest)
-            .map(|v| self.get_model_version(&model.name, v))
-            .collect()
-    }
+    /// Every version of a registered model, oldest first; numbers may have gaps where versions
+    /// were deleted.
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;
+
+    /// Deletes one version (and the aliases pointing at it). Its number is never reused.
+    fn delete_model_version(&self, name: &str, version: u64) -> Result<()>;
+
+    /// Deletes a registered model with its versions and aliases.
+    fn delete_registered_model(&self, name: &str) -> Result<()>;
+
+    /// Removes an alias.
+    fn delete_model_alias(&self, name: &str, alias: &str) -> Result<()>;
 
     /// Resolves a `models:/` URI to the model version it names.
     fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {

@@ -192,4 +192,5 @@ for_each_backend!(
     artifacts::artifacts_round_trip,
     artifacts::artifact_paths_are_checked,
     registry::model_registry,
+    registry::deleted_versions_leave_gaps_and_numbers_are_not_reused,
 );

@@ -72,7 +72,7 @@ pub fn model_registry(store: &dyn TrackingStore) {
         .collect();
     assert_eq!(names, [other.clone(), name.clone()]);
     let versions: Vec<u64> = store
-        .model_versions(&rm)
+        .model_versions(&rm.name)
         .unwrap()
         .into_iter()
         .map(|v| v.version)
@@ -87,4 +87,60 @@ pub fn model_registry(store: &dyn TrackingStore) {
         store.resolve_model_uri(&format!("models:/{name}/Production")),
         Err(TrackingError::InvalidUri { .. })
     ));
+}
+
+pub fn deleted_versions_leave_gaps_and_numbers_are_not_reused(store: &dyn TrackingStore) {
+    let exp = experiment(store, "registry-gaps");
+    let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model.json");
+    std::fs::write(&file, b"{}").unwrap();
+    store
+        .log_artifact(&run.run_id, &file, "model/model.json")
+        .unwrap();
+    let name = unique("gaps");
+    store.create_registered_model(&name).unwrap();
+    let source = format!("runs:/{}/model", run.run_id);
+    for _ in 0..3 {
+        store
+            .create_model_version(&name, &source, Some(&run.run_id))
+            .unwrap();
+    }
+    store.set_model_alias(&name, "champion", 2).unwrap();
+    store.set_model_alias(&name, "stable", 1).unwrap();
+    store.delete_model_version(&name, 2).unwrap();
+    let numbers = |store: &dyn TrackingStore| -> Vec<u64> {
+        store
+            .model_versions(&name)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.version)
+            .collect()
+    };
+    assert_eq!(numbers(store), [1, 3]);
+    assert!(store
+        .get_model_version(&name, 2)
+        .unwrap_err()
+        .is_not_found());
+    assert!(store.get_model_version_by_alias(&name, "champion").is_err());
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&name, "stable")
+            .unwrap()
+            .version,
+        1
+    );
+    store.delete_model_version(&name, 3).unwrap();
+    let next = store
+        .create_model_version(&name, &source, Some(&run.run_id))
+        .unwrap();
+    assert_eq!(next.version, 4, "a deleted number is never reused");
+    assert_eq!(numbers(store), [1, 4]);
+    store.delete_model_alias(&name, "stable").unwrap();
+    assert!(store.get_model_version_by_alias(&name, "stable").is_err());
+    store.delete_registered_model(&name).unwrap();
+    assert!(store
+        .get_registered_model(&name)
+        .unwrap_err()
+        .is_not_found());
 }

@@ -122,6 +122,22 @@ impl RestStore {
     }
 }
 
+impl RestStore {
+    /// A DELETE with a JSON body, as MLflow's registry deletions take.
+    pub(super) fn delete<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let resp = self
+            .authorize(self.agent.delete(self.url(endpoint)))
+            .force_send_body()
+            .send_json(body)
+            .map_err(|e| Self::transport_error(endpoint, e))?;
+        Self::decode(endpoint, resp).map_err(|e| self.explain(e))
+    }
+}
+
 pub(super) fn snippet(body: &str) -> String {
     let s: String = body.chars().take(300).collect();
     s.trim().to_string()

@@ -214,6 +214,22 @@ impl TrackingStore for RestStore {
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         registry::get_registered_model(self, name)
     }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        registry::model_versions(self, name)
+    }
+
+    fn delete_model_version(&self, name: &str, version: u64) -> Result<()> {
+        registry::delete_model_version(self, name, version)
+    }
+
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        registry::delete_registered_model(self, name)
+    }
+
+    fn delete_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        registry::delete_model_alias(self, name, alias)
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use super::wire::{has_more, ModelVersionResp, RegisteredModelResp, SearchModelsResp};
+use super::wire::{
+    has_more, Empty, ModelVersionResp, RegisteredModelResp, SearchModelVersionsResp,
+    SearchModelsResp,
+};
 use super::RestStore;
 use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{validate_alias, validate_model_name, ModelVersion, RegisteredModel};
@@ -108,4 +111,43 @@ pub(super) fn list_registered_models(store: &RestStore) -> Result<Vec<Registered
 pub(super) fn get_registered_model(store: &RestStore, name: &str) -> Result<RegisteredModel> {
     let resp: RegisteredModelResp = store.get("registered-models/get", &[("name", name)])?;
     Ok(resp.registered_model.into())
+}
+
+pub(super) fn model_versions(store: &RestStore, name: &str) -> Result<Vec<ModelVersion>> {
+    // Fails with RESOURCE_DOES_NOT_EXIST for an unknown model, as the embedded store does.
+    store.get_registered_model(name)?;
+    let filter = format!("name='{}'", name.replace('\'', "\\'"));
+    let mut out: Vec<ModelVersion> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = vec![("filter", filter.as_str()), ("max_results", "1000")];
+        if let Some(t) = token.as_deref() {
+            q.push(("page_token", t));
+        }
+        let resp: SearchModelVersionsResp = store.get("model-versions/search", &q)?;
+        out.extend(resp.model_versions.into_iter().map(ModelVersion::from));
+        token = has_more(&resp.next_page_token);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by_key(|v| v.version);
+    Ok(out)
+}
+
+pub(super) fn delete_model_version(store: &RestStore, name: &str, version: u64) -> Result<()> {
+    let body = json!({ "name": name, "version": version.to_string() });
+    let _: Empty = store.delete("model-versions/delete", &body)?;
+    Ok(())
+}
+
+pub(super) fn delete_registered_model(store: &RestStore, name: &str) -> Result<()> {
+    let _: Empty = store.delete("registered-models/delete", &json!({ "name": name }))?;
+    Ok(())
+}
+
+pub(super) fn delete_model_alias(store: &RestStore, name: &str, alias: &str) -> Result<()> {
+    let body = json!({ "name": name, "alias": alias });
+    let _: Empty = store.delete("registered-models/alias", &body)?;
+    Ok(())
 }

@@ -288,6 +288,13 @@ pub(super) struct SearchModelsResp {
     pub(super) next_page_token: Option<String>,
 }
 #[derive(Deserialize)]
+pub(super) struct SearchModelVersionsResp {
+    #[serde(default)]
+    pub(super) model_versions: Vec<WireModelVersion>,
+    #[serde(default)]
+    pub(super) next_page_token: Option<String>,
+}
+#[derive(Deserialize)]
 pub(super) struct ModelVersionResp {
     pub(super) model_version: WireModelVersion,
 }

@@ -144,9 +144,11 @@ pub(super) fn create_model_version(
     if let Some(r) = run_id {
         run_pk(&tx, r)?;
     }
+    // Past every version ever made, deleted ones included: a number never names two models.
     let next: i64 = tx
         .query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?1",
+            "SELECT MAX(last_version, (SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?1)) + 1 \
+             FROM registered_models WHERE name = ?1",
             [name],
             |r| r.get(0),
         )
@@ -158,8 +160,8 @@ pub(super) fn create_model_version(
     )
     .and_then(|_| {
         tx.execute(
-            "UPDATE registered_models SET last_updated_time = ?2 WHERE name = ?1",
-            params![name, now],
+            "UPDATE registered_models SET last_updated_time = ?2, last_version = ?3 WHERE name = ?1",
+            params![name, now, next],
         )
     })
     .map_err(|e| db_err(ctx.clone(), e))?;
@@ -259,4 +261,75 @@ pub(super) fn list_registered_models(store: &SqliteStore) -> Result<Vec<Register
 
 pub(super) fn get_registered_model(store: &SqliteStore, name: &str) -> Result<RegisteredModel> {
     registered_model_conn(&store.lock(), name)
+}
+
+pub(super) fn model_versions(store: &SqliteStore, name: &str) -> Result<Vec<ModelVersion>> {
+    let conn = store.lock();
+    require_model(&conn, name)?;
+    conn.prepare_cached(&format!(
+        "SELECT {MODEL_VERSION_COLUMNS} FROM model_versions WHERE name = ?1 ORDER BY version"
+    ))
+    .and_then(|mut s| {
+        s.query_map([name], model_version_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .map_err(|e| db_err(format!("listing versions of model '{name}'"), e))
+}
+
+pub(super) fn delete_model_version(store: &SqliteStore, name: &str, version: u64) -> Result<()> {
+    let ctx = format!("deleting version {version} of registered model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    model_version_conn(&tx, name, version)?;
+    let v = version_i64(name, version)?;
+    tx.execute(
+        "DELETE FROM model_aliases WHERE name = ?1 AND version = ?2",
+        params![name, v],
+    )
+    .and_then(|_| {
+        tx.execute(
+            "DELETE FROM model_versions WHERE name = ?1 AND version = ?2",
+            params![name, v],
+        )
+    })
+    .and_then(|_| {
+        tx.execute(
+            "UPDATE registered_models SET last_updated_time = ?2 WHERE name = ?1",
+            params![name, now_ms()],
+        )
+    })
+    .map_err(|e| db_err(ctx.clone(), e))?;
+    commit(tx, &ctx)
+}
+
+pub(super) fn delete_registered_model(store: &SqliteStore, name: &str) -> Result<()> {
+    let ctx = format!("deleting registered model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    require_model(&tx, name)?;
+    for table in ["model_aliases", "model_versions", "registered_models"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
+            .map_err(|e| db_err(ctx.clone(), e))?;
+    }
+    commit(tx, &ctx)
+}
+
+pub(super) fn delete_model_alias(store: &SqliteStore, name: &str, alias: &str) -> Result<()> {
+    let ctx = format!("deleting alias '{alias}' of registered model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    require_model(&tx, name)?;
+    let removed = tx
+        .execute(
+            "DELETE FROM model_aliases WHERE name = ?1 AND alias = ?2",
+            params![name, alias],
+        )
+        .map_err(|e| db_err(ctx.clone(), e))?;
+    if removed == 0 {
+        return Err(TrackingError::AliasNotFound {
+            name: name.to_string(),
+            alias: alias.to_string(),
+        });
+    }
+    commit(tx, &ctx)
 }

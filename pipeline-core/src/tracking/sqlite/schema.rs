@@ -115,6 +115,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
     );
     "#,
+    // 4: version numbers are never reused once a version is deleted, as in MLflow.
+    r#"
+    ALTER TABLE registered_models ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+    UPDATE registered_models SET last_version =
+        (SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE model_versions.name = registered_models.name);
+    "#,
 ];
 
 /// The schema version this build creates and understands.

@@ -20,7 +20,7 @@ pub async fn models(State(state): State<Arc<UiState>>) -> Page {
     let mut body = String::new();
     for model in &models {
         let rows: Vec<Vec<String>> = store
-            .model_versions(model)
+            .model_versions(&model.name)
             .map_err(fail)?
             .into_iter()
             .map(|v| {
