@@ -351,3 +351,38 @@ fn deleting_a_version_leaves_the_registry_working() {
     run(&ws, &["models", "delete", "iris"]);
     assert!(try_run(&ws, &["models", "show", "iris"]).is_err());
 }
+
+#[test]
+fn runs_and_experiments_are_deleted_restored_and_renamed_from_the_cli() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let runs = json(&run(&ws, &["runs", "list", "--json"]));
+    let id = runs[0]["info"]["run_id"].as_str().unwrap().to_string();
+    let history = run(&ws, &["runs", "show", &id, "--metric", "accuracy"]);
+    assert!(history.starts_with("Step"), "{history}");
+    assert_eq!(history.lines().count(), 2, "{history}");
+
+    run(&ws, &["runs", "delete", &id[..8]]);
+    let listed = json(&run(&ws, &["runs", "list", "--json"]));
+    assert!(listed.as_array().unwrap().is_empty(), "{listed}");
+    let shown = run(&ws, &["runs", "show", &id]);
+    assert!(shown.contains("DELETED"), "{shown}");
+    run(&ws, &["runs", "restore", &id]);
+    assert_eq!(
+        json(&run(&ws, &["runs", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    run(&ws, &["experiments", "create", "scratch"]);
+    assert!(try_run(&ws, &["experiments", "create", "scratch"]).is_err());
+    run(&ws, &["experiments", "rename", "scratch", "sandbox"]);
+    let names = |ws: &TestWorkspace| run(ws, &["experiments", "list"]);
+    assert!(names(&ws).contains("sandbox") && !names(&ws).contains("scratch"));
+    run(&ws, &["experiments", "delete", "sandbox"]);
+    assert!(!names(&ws).contains("sandbox"));
+    run(&ws, &["experiments", "restore", "sandbox"]);
+    assert!(names(&ws).contains("sandbox"));
+}

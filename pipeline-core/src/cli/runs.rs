@@ -1,5 +1,5 @@
-//! `experiments list`, `runs list|search|show|compare`: the tracking store from the terminal,
-//! with MLflow's filter and order-by syntax.
+//! `experiments list|create|rename|delete|restore`, `runs list|search|show|compare|delete|restore`:
+//! the tracking store from the terminal, with MLflow's filter and order-by syntax.
 
 use super::{table, Printer};
 use crate::dag::Dag;
@@ -21,6 +21,28 @@ pub enum ExperimentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create an experiment.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// Rename an experiment.
+    Rename {
+        /// Its current name.
+        name: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Delete an experiment (restorable; its runs are kept).
+    Delete {
+        /// Its name.
+        name: String,
+    },
+    /// Restore a deleted experiment.
+    Restore {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `runs` subcommands.
@@ -34,9 +56,22 @@ pub enum RunsCommand {
     Show {
         /// The run id (or a unique prefix).
         id: String,
+        /// Print every value of this metric (step, value, time) instead.
+        #[arg(long, value_name = "KEY")]
+        metric: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Delete a run (restorable with `runs restore`; searches leave it out).
+    Delete {
+        /// The run id (or a unique prefix).
+        id: String,
+    },
+    /// Restore a deleted run.
+    Restore {
+        /// The run id.
+        id: String,
     },
     /// Runs side by side: every param and metric, differences marked.
     Compare {
@@ -80,8 +115,40 @@ pub fn experiments(
     command: ExperimentsCommand,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let ExperimentsCommand::List { json } = command;
     let store = tracking.open()?;
+    let by_name = |name: &str| -> anyhow::Result<crate::tracking::Experiment> {
+        store.get_experiment_by_name(name)?.ok_or_else(|| {
+            anyhow::anyhow!("no experiment named `{name}`; `experiments list` shows them")
+        })
+    };
+    let json = match command {
+        ExperimentsCommand::List { json } => json,
+        ExperimentsCommand::Create { name } => {
+            if store.get_experiment_by_name(&name)?.is_some() {
+                bail!("experiment `{name}` already exists");
+            }
+            let id = store.get_or_create_experiment(&name)?;
+            out.line(format!("Created experiment `{name}` (id {id})"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        ExperimentsCommand::Rename { name, new_name } => {
+            store.rename_experiment(&by_name(&name)?.experiment_id, &new_name)?;
+            out.line(format!("Renamed experiment `{name}` to `{new_name}`"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        ExperimentsCommand::Delete { name } => {
+            store.delete_experiment(&by_name(&name)?.experiment_id)?;
+            out.line(format!(
+                "Deleted experiment `{name}`; `experiments restore {name}` brings it back"
+            ));
+            return Ok(ExitCode::SUCCESS);
+        }
+        ExperimentsCommand::Restore { name } => {
+            store.restore_experiment(&by_name(&name)?.experiment_id)?;
+            out.line(format!("Restored experiment `{name}`"));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let experiments = store.list_experiments()?;
     if json {
         out.line(serde_json::to_string_pretty(&experiments)?);
@@ -110,7 +177,26 @@ pub fn runs(
     let store = tracking.open()?;
     match command {
         RunsCommand::List(args) | RunsCommand::Search(args) => list(dag, store.as_ref(), args, out),
-        RunsCommand::Show { id, json } => show(dag, store.as_ref(), &id, json, out),
+        RunsCommand::Show {
+            id,
+            metric: Some(key),
+            json,
+        } => history(dag, store.as_ref(), &id, &key, json, out),
+        RunsCommand::Show { id, json, .. } => show(dag, store.as_ref(), &id, json, out),
+        RunsCommand::Delete { id } => {
+            let run = find(dag, store.as_ref(), &id)?;
+            store.delete_run(&run.info.run_id)?;
+            out.line(format!(
+                "Deleted run {} ({}); `runs restore {}` brings it back",
+                run.info.run_id, run.info.run_name, run.info.run_id
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        RunsCommand::Restore { id } => {
+            store.restore_run(&id)?;
+            out.line(format!("Restored run {id}"));
+            Ok(ExitCode::SUCCESS)
+        }
         RunsCommand::Compare { ids, json } => compare(dag, store.as_ref(), &ids, json, out),
     }
 }
@@ -207,6 +293,38 @@ fn find(dag: &Dag, store: &dyn TrackingStore, id: &str) -> anyhow::Result<Run> {
     }
 }
 
+/// `runs show ID --metric KEY`: every recorded value of one metric.
+fn history(
+    dag: &Dag,
+    store: &dyn TrackingStore,
+    id: &str,
+    key: &str,
+    json: bool,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let run = find(dag, store, id)?;
+    let points = store.metric_history(&run.info.run_id, key)?;
+    if points.is_empty() {
+        bail!("run {} has no metric `{key}`", run.info.run_id);
+    }
+    if json {
+        out.line(serde_json::to_string_pretty(&points)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .map(|m| {
+            vec![
+                m.step.to_string(),
+                format_value(m.value),
+                table::format_time(m.timestamp),
+            ]
+        })
+        .collect();
+    out.line(table::render(&["Step", "Value", "Time"].map(String::from), &rows).trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn show(
     dag: &Dag,
     store: &dyn TrackingStore,
@@ -239,6 +357,12 @@ fn show(
     }
     let info = &run.info;
     out.line(format!("Run {} ({})", info.run_id, info.run_name));
+    if info.lifecycle_stage == "deleted" {
+        out.line(format!(
+            "  DELETED    (`runs restore {}` brings it back)",
+            info.run_id
+        ));
+    }
     out.line(format!("  status     {}", info.status.as_str()));
     out.line(format!(
         "  started    {}",

@@ -139,6 +139,21 @@ impl TrackingStore for CountingStore {
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         self.inner.get_registered_model(name)
     }
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.inner.delete_run(run_id)
+    }
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.inner.restore_run(run_id)
+    }
+    fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
+        self.inner.rename_experiment(id, new_name)
+    }
+    fn delete_experiment(&self, id: &str) -> Result<()> {
+        self.inner.delete_experiment(id)
+    }
+    fn restore_experiment(&self, id: &str) -> Result<()> {
+        self.inner.restore_experiment(id)
+    }
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         self.inner.model_versions(name)
     }

@@ -187,6 +187,22 @@ pub trait TrackingStore: Send + Sync {
         Ok(files)
     }
 
+    /// Marks a run deleted: searches leave it out, `get_run` still finds it, and it can be
+    /// restored (as in MLflow).
+    fn delete_run(&self, run_id: &str) -> Result<()>;
+
+    /// Makes a deleted run active again.
+    fn restore_run(&self, run_id: &str) -> Result<()>;
+
+    /// Renames an experiment.
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
+
+    /// Marks an experiment deleted (listed no more, restorable).
+    fn delete_experiment(&self, experiment_id: &str) -> Result<()>;
+
+    /// Makes a deleted experiment active again.
+    fn restore_experiment(&self, experiment_id: &str) -> Result<()>;
+
     /// Every version of a registered model, oldest first; numbers may have gaps where versions
     /// were deleted.
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;

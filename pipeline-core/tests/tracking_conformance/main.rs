@@ -10,6 +10,7 @@
 mod artifacts;
 mod embedded;
 mod embedded_storage;
+mod lifecycle;
 mod paging;
 mod registry;
 mod runs;
@@ -192,5 +193,7 @@ for_each_backend!(
     artifacts::artifacts_round_trip,
     artifacts::artifact_paths_are_checked,
     registry::model_registry,
+    lifecycle::runs_are_deleted_and_restored,
+    lifecycle::experiments_are_renamed_deleted_and_restored,
     registry::deleted_versions_leave_gaps_and_numbers_are_not_reused,
 );

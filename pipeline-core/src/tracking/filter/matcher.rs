@@ -192,6 +192,7 @@ mod tests {
                 start_time: start,
                 end_time: None,
                 artifact_uri: format!("runs:/{id}"),
+                lifecycle_stage: "active".into(),
             },
             params: vec![],
             metrics: vec![],

@@ -140,6 +140,13 @@ pub struct RunInfo {
     pub end_time: Option<i64>,
     /// Root of the run's artifacts (`runs:/<id>` locally, `mlflow-artifacts:/...` on a server).
     pub artifact_uri: String,
+    /// `active`, or `deleted` (restorable; searches leave it out).
+    #[serde(default = "active")]
+    pub lifecycle_stage: String,
+}
+
+fn active() -> String {
+    "active".to_string()
 }
 
 /// An immutable input setting of a run.

@@ -215,6 +215,34 @@ impl TrackingStore for RestStore {
         registry::get_registered_model(self, name)
     }
 
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        runs::post_empty(self, "runs/delete", serde_json::json!({ "run_id": run_id }))
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        runs::post_empty(
+            self,
+            "runs/restore",
+            serde_json::json!({ "run_id": run_id }),
+        )
+    }
+
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        crate::tracking::model::validate_experiment_name(new_name)?;
+        let body = serde_json::json!({ "experiment_id": experiment_id, "new_name": new_name });
+        runs::post_empty(self, "experiments/update", body)
+    }
+
+    fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let body = serde_json::json!({ "experiment_id": experiment_id });
+        runs::post_empty(self, "experiments/delete", body)
+    }
+
+    fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        let body = serde_json::json!({ "experiment_id": experiment_id });
+        runs::post_empty(self, "experiments/restore", body)
+    }
+
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         registry::model_versions(self, name)
     }

@@ -189,3 +189,8 @@ pub(super) fn metric_history(store: &RestStore, run_id: &str, key: &str) -> Resu
     out.sort_by_key(|m| (m.step, m.timestamp));
     Ok(out)
 }
+
+pub(super) fn post_empty(store: &RestStore, endpoint: &str, body: serde_json::Value) -> Result<()> {
+    let _: Empty = store.post(endpoint, &body)?;
+    Ok(())
+}

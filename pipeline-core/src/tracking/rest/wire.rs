@@ -70,6 +70,8 @@ pub(super) struct WireRunInfo {
     pub(super) end_time: Option<i64>,
     #[serde(default)]
     pub(super) artifact_uri: Option<String>,
+    #[serde(default)]
+    pub(super) lifecycle_stage: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +129,7 @@ pub(super) fn run_info_from_wire(w: WireRunInfo, endpoint: &str) -> Result<RunIn
         start_time: w.start_time.unwrap_or(0),
         end_time: w.end_time,
         artifact_uri: w.artifact_uri.unwrap_or_default(),
+        lifecycle_stage: w.lifecycle_stage.unwrap_or_else(|| "active".into()),
         run_id,
     })
 }

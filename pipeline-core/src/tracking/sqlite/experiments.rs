@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{commit, db_err, immediate, SqliteStore};
-use crate::tracking::error::Result;
+use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{now_ms, validate_experiment_name, Experiment};
 
 pub(super) fn experiment_by(
@@ -76,4 +76,39 @@ pub(super) fn get_experiment_by_name(
     name: &str,
 ) -> Result<Option<Experiment>> {
     experiment_by(&store.lock(), "name", &name)
+}
+
+/// Sets an experiment's lifecycle stage (`active` or `deleted`).
+pub(super) fn set_experiment_lifecycle(store: &SqliteStore, id: &str, stage: &str) -> Result<()> {
+    update_experiment(store, id, "lifecycle_stage", stage)
+}
+
+pub(super) fn rename_experiment(store: &SqliteStore, id: &str, new_name: &str) -> Result<()> {
+    validate_experiment_name(new_name)?;
+    if experiment_by(&store.lock(), "name", &new_name)?.is_some() {
+        return Err(TrackingError::AlreadyExists(format!(
+            "experiment '{new_name}'"
+        )));
+    }
+    update_experiment(store, id, "name", new_name)
+}
+
+fn update_experiment(store: &SqliteStore, id: &str, column: &str, value: &str) -> Result<()> {
+    let not_found = || TrackingError::ExperimentNotFound {
+        experiment: id.to_string(),
+    };
+    let pk: i64 = id.parse().map_err(|_| not_found())?;
+    let ctx = format!("updating {column} of experiment {id}");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    let changed = tx
+        .execute(
+            &format!("UPDATE experiments SET {column} = ?2 WHERE experiment_id = ?1"),
+            params![pk, value],
+        )
+        .map_err(|e| db_err(ctx.clone(), e))?;
+    if changed == 0 {
+        return Err(not_found());
+    }
+    commit(tx, &ctx)
 }

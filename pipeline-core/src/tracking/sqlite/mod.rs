@@ -322,6 +322,26 @@ impl TrackingStore for SqliteStore {
         registry::get_registered_model(self, name)
     }
 
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        runs::set_run_lifecycle(self, run_id, true)
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        runs::set_run_lifecycle(self, run_id, false)
+    }
+
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        experiments::rename_experiment(self, experiment_id, new_name)
+    }
+
+    fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        experiments::set_experiment_lifecycle(self, experiment_id, "deleted")
+    }
+
+    fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        experiments::set_experiment_lifecycle(self, experiment_id, "active")
+    }
+
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         registry::model_versions(self, name)
     }

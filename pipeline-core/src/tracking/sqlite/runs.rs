@@ -15,7 +15,7 @@ use crate::tracking::model::{
 
 /// Run columns in the order [`RunRow::from_row`] reads them.
 pub(super) const RUN_COLUMNS: &str =
-    "r.id, r.run_id, r.run_name, r.experiment_id, r.status, r.start_time, r.end_time, r.artifact_uri";
+    "r.id, r.run_id, r.run_name, r.experiment_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
 
 struct RunRow {
     pk: i64,
@@ -26,6 +26,7 @@ struct RunRow {
     start_time: i64,
     end_time: Option<i64>,
     artifact_uri: String,
+    lifecycle_stage: String,
 }
 
 impl RunRow {
@@ -39,6 +40,7 @@ impl RunRow {
             start_time: row.get(5)?,
             end_time: row.get(6)?,
             artifact_uri: row.get(7)?,
+            lifecycle_stage: row.get(8)?,
         })
     }
 
@@ -51,6 +53,7 @@ impl RunRow {
             start_time: self.start_time,
             end_time: self.end_time,
             artifact_uri: self.artifact_uri,
+            lifecycle_stage: self.lifecycle_stage,
         })
     }
 }
@@ -206,6 +209,7 @@ pub(super) fn create_run_with_id(
         status: RunStatus::Running,
         start_time: start_time_ms,
         end_time: None,
+        lifecycle_stage: "active".to_string(),
     };
     let ctx = format!("creating run {} in experiment {experiment_id}", info.run_id);
     let mut conn = store.lock();
@@ -305,4 +309,19 @@ pub(super) fn kill_if_running(store: &SqliteStore, run_id: &str, end_time_ms: i6
         .and_then(|mut s| s.execute(params![end_time_ms, run_id]))
         .map_err(|e| db_err(format!("killing run {run_id}"), e))?;
     Ok(n == 1)
+}
+
+/// Marks a run deleted (`deleted = true`) or active again; MLflow keeps deleted runs restorable.
+pub(super) fn set_run_lifecycle(store: &SqliteStore, run_id: &str, deleted: bool) -> Result<()> {
+    let stage = if deleted { "deleted" } else { "active" };
+    let ctx = format!("marking run {run_id} {stage}");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    let pk = run_pk(&tx, run_id)?;
+    tx.execute(
+        "UPDATE runs SET lifecycle_stage = ?2 WHERE id = ?1",
+        params![pk, stage],
+    )
+    .map_err(|e| db_err(ctx.clone(), e))?;
+    commit(tx, &ctx)
 }
