@@ -18,7 +18,7 @@ pub fn runs_are_deleted_and_restored(store: &dyn TrackingStore) {
         ids
     };
     store.delete_run(&gone.run_id).unwrap();
-    assert_eq!(ids(store), [keep.run_id.clone()]);
+    assert_eq!(ids(store), std::slice::from_ref(&keep.run_id));
     let deleted = store.get_run(&gone.run_id).unwrap();
     assert_eq!(deleted.info.lifecycle_stage, "deleted");
     assert_eq!(
