@@ -257,6 +257,14 @@ fn recorded_on_a_real_mlflow_server() {
     };
     let parent = get(&format!("/api/2.0/mlflow/runs/get?run_id={run_id}"));
     assert_eq!(parent["run"]["info"]["status"], "FINISHED");
+    let user = parent["run"]["info"]["user_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!user.is_empty(), "runs carry their user: {parent}");
+    let tags = parent["run"]["data"]["tags"].to_string();
+    for key in ["mlflow.source.name", "mlflow.source.type", "mlflow.user"] {
+        assert!(tags.contains(key), "{key} in {tags}");
+    }
     let params = parent["run"]["data"]["params"].as_array().unwrap();
     assert!(params
         .iter()

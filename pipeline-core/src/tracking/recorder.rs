@@ -327,12 +327,21 @@ fn process_tags(root: &Path) -> Vec<Tag> {
         Tag::new(TAG_PIPELINE_PID, std::process::id().to_string()),
         Tag::new(TAG_PIPELINE_HOST, hostname()),
         Tag::new("mlflow.source.type", "LOCAL"),
+        Tag::new("mlflow.source.name", source_name()),
     ];
     tags.push(Tag::new("mlflow.user", user_name()));
     if let Some(commit) = git_commit(root) {
         tags.push(Tag::new("mlflow.source.git.commit", commit));
     }
     tags
+}
+
+/// What MLflow calls the run's source: the program that recorded it (the pipeline binary).
+fn source_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "pipeline".to_string())
 }
 
 fn hostname() -> String {

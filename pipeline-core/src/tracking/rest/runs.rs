@@ -94,6 +94,11 @@ pub(super) fn create_run(
         validate_tag(&Tag::new(TAG_RUN_NAME, run_name))?;
         body["run_name"] = json!(run_name);
     }
+    // MLflow's run info carries the user apart from the tag; its UI and `user_id` filters
+    // read that field.
+    if let Some(user) = tags.iter().find(|t| t.key == "mlflow.user") {
+        body["user_id"] = json!(user.value);
+    }
     let resp: RunResp = store.post("runs/create", &body)?;
     let run = run_from_wire(resp.run, "runs/create")?;
     store.remember_artifact_root(&run.info);
