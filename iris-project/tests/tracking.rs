@@ -265,6 +265,9 @@ fn recorded_on_a_real_mlflow_server() {
     for key in ["mlflow.source.name", "mlflow.source.type", "mlflow.user"] {
         assert!(tags.contains(key), "{key} in {tags}");
     }
+    // MLflow's UI shows which data the pipeline read.
+    let inputs = parent["run"]["inputs"]["dataset_inputs"].to_string();
+    assert!(inputs.contains("data/processed/train.csv"), "{parent}");
     let params = parent["run"]["data"]["params"].as_array().unwrap();
     assert!(params
         .iter()
@@ -393,4 +396,47 @@ fn runs_and_experiments_are_deleted_restored_and_renamed_from_the_cli() {
     assert!(!names(&ws).contains("sandbox"));
     run(&ws, &["experiments", "restore", "sandbox"]);
     assert!(names(&ws).contains("sandbox"));
+}
+
+#[test]
+fn each_stage_run_records_the_data_it_read_as_dataset_inputs() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let runs = json(&run(&ws, &["runs", "list", "--all", "--json"]));
+    let stage_run = |stage: &str| -> String {
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["key"] == "pipeline.stage" && t["value"] == stage)
+            })
+            .unwrap_or_else(|| panic!("no {stage} run in {runs}"))["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let shown = json(&run(&ws, &["runs", "show", &stage_run("train"), "--json"]));
+    let inputs = shown["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1, "{shown}");
+    assert_eq!(inputs[0]["dataset"]["name"], "data/processed/train.csv");
+    assert_eq!(inputs[0]["context"], "training");
+    let shown = json(&run(
+        &ws,
+        &["runs", "show", &stage_run("evaluate"), "--json"],
+    ));
+    let names: Vec<&str> = shown["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["dataset"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["data/processed/test.csv", "models/model.json"],
+        "{shown}"
+    );
 }

@@ -346,9 +346,11 @@ fn show(
         })
         .context("finding stage runs")?
         .runs;
+    let inputs = store.run_inputs(&run.info.run_id)?;
     if json {
         let value = serde_json::json!({
             "run": run,
+            "inputs": inputs,
             "artifacts": files.iter().map(|(p, s)| serde_json::json!({"path": p, "size": s})).collect::<Vec<_>>(),
             "children": children.iter().map(|c| &c.info).collect::<Vec<_>>(),
         });
@@ -385,6 +387,19 @@ fn show(
             out.line(format!("  {k} = {v}"));
         }
     };
+    section(
+        "Inputs",
+        inputs
+            .iter()
+            .map(|i| {
+                let context = i.context.as_deref().unwrap_or("-");
+                (
+                    i.dataset.name.clone(),
+                    format!("{context} (digest {})", i.dataset.digest),
+                )
+            })
+            .collect(),
+    );
     section(
         "Params",
         run.params

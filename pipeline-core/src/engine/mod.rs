@@ -383,7 +383,12 @@ impl<'a> Engine<'a> {
         let outcome = match (self.recorder, &run_id, outcome) {
             (Some(recorder), Some(run_id), Ok(entries)) => {
                 let (metrics, artifacts) = self.reported_outputs(i, staging.path());
-                match recorder.finish_stage(run_id, ctx.take_log(), &metrics, &artifacts) {
+                let data: Vec<(String, String)> = check
+                    .deps
+                    .iter()
+                    .map(|d| (d.path.clone(), d.hash.clone()))
+                    .collect();
+                match recorder.finish_stage(run_id, ctx.take_log(), &metrics, &artifacts, &data) {
                     Ok(()) => Ok(entries),
                     Err(error) => {
                         let error = StageError::Tracking(error);

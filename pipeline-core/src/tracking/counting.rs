@@ -3,7 +3,9 @@
 //! asks the backend for one page, never for every run.
 
 use super::error::Result;
-use super::model::{Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run};
+use super::model::{
+    DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
+};
 use super::model::{RunInfo, RunStatus, Tag};
 use super::query::{RunPage, SearchQuery};
 use super::{SqliteStore, TrackingStore};
@@ -138,6 +140,12 @@ impl TrackingStore for CountingStore {
     }
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         self.inner.get_registered_model(name)
+    }
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        self.inner.log_inputs(run_id, inputs)
+    }
+    fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>> {
+        self.inner.run_inputs(run_id)
     }
     fn delete_run(&self, run_id: &str) -> Result<()> {
         self.inner.delete_run(run_id)

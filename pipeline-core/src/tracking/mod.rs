@@ -26,8 +26,8 @@ pub mod target;
 pub use self::error::{Result, TrackingError};
 pub use self::filter::{Filter, OrderBy};
 pub use self::model::{
-    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
-    Tag,
+    Dataset, DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
+    RunInfo, RunStatus, Tag,
 };
 pub use self::model_uri::ModelUri;
 pub use self::query::{RunPage, SearchQuery};

@@ -161,9 +161,19 @@ impl Recorder {
         log: StageLog,
         metrics: &BTreeMap<String, f64>,
         artifacts: &[(PathBuf, String)],
+        data: &[(String, String)],
     ) -> Result<(), TrackingError> {
         let session = self.session()?;
         let now = now_ms();
+        // The data the stage read, as MLflow's dataset inputs: a stage that logs a model trained
+        // on them, any other evaluated with them.
+        let trains = log
+            .artifacts
+            .iter()
+            .any(|(_, path)| path.ends_with(crate::predict::MLMODEL_FILE));
+        let inputs = datasets(data, if trains { "training" } else { "evaluation" });
+        session.store.log_inputs(run_id, &inputs)?;
+        session.store.log_inputs(&session.parent, &inputs)?;
         let mut all_metrics = log.metrics;
         all_metrics.extend(metrics.iter().map(|(k, v)| Metric::new(k, *v, now, 0)));
         session
@@ -334,6 +344,22 @@ fn process_tags(root: &Path) -> Vec<Tag> {
         tags.push(Tag::new("mlflow.source.git.commit", commit));
     }
     tags
+}
+
+/// Data dependencies (workspace path, content hash) as MLflow data sets used in `context`.
+fn datasets(data: &[(String, String)], context: &str) -> Vec<super::DatasetInput> {
+    data.iter()
+        .map(|(path, hash)| super::DatasetInput {
+            dataset: super::Dataset {
+                name: path.clone(),
+                digest: hash.chars().take(12).collect(),
+                source_type: "local".to_string(),
+                source: serde_json::json!({ "uri": path }).to_string(),
+                schema: None,
+            },
+            context: Some(context.to_string()),
+        })
+        .collect()
 }
 
 /// What MLflow calls the run's source: the program that recorded it (the pipeline binary).

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use super::error::{Result, TrackingError};
 use super::model::{
-    now_ms, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
-    RunStatus, Tag,
+    now_ms, DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
+    RunInfo, RunStatus, Tag,
 };
 use super::model_uri::ModelUri;
 pub use super::query::{RunPage, SearchQuery};
@@ -186,6 +186,13 @@ pub trait TrackingStore: Send + Sync {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
+
+    /// Records the data sets a run read (MLflow's `log_inputs`): the same data set twice is
+    /// stored once.
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()>;
+
+    /// The data sets a run read.
+    fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>>;
 
     /// Marks a run deleted: searches leave it out, `get_run` still finds it, and it can be
     /// restored (as in MLflow).

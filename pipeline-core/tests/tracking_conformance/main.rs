@@ -10,6 +10,7 @@
 mod artifacts;
 mod embedded;
 mod embedded_storage;
+mod inputs;
 mod lifecycle;
 mod paging;
 mod registry;
@@ -194,6 +195,7 @@ for_each_backend!(
     artifacts::artifact_paths_are_checked,
     registry::model_registry,
     lifecycle::runs_are_deleted_and_restored,
+    inputs::dataset_inputs_round_trip,
     lifecycle::experiments_are_renamed_deleted_and_restored,
     registry::deleted_versions_leave_gaps_and_numbers_are_not_reused,
 );

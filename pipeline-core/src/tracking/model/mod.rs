@@ -332,6 +332,31 @@ impl Run {
     }
 }
 
+/// A data set a run read, as MLflow's dataset entity: name, digest (of the content), where it
+/// came from, and optionally its schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Its name (for pipeline data: the workspace path).
+    pub name: String,
+    /// A short digest of its content.
+    pub digest: String,
+    /// The kind of source, e.g. `local`.
+    pub source_type: String,
+    /// Where it came from, as MLflow's JSON source (`{"uri": "…"}`).
+    pub source: String,
+    /// Its schema as JSON text, when known.
+    pub schema: Option<String>,
+}
+
+/// A data set used by a run, with the context of the use (`training`, `evaluation`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// The data set.
+    pub dataset: Dataset,
+    /// `mlflow.data.context`: how the run used it.
+    pub context: Option<String>,
+}
+
 /// One version of a registered model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelVersion {

@@ -12,6 +12,7 @@ mod artifacts;
 mod auth;
 mod batch;
 mod client;
+mod inputs;
 mod registry;
 mod runs;
 mod search;
@@ -25,8 +26,8 @@ use std::time::Duration;
 
 use super::error::{Result, TrackingError};
 use super::model::{
-    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
-    Tag,
+    DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
+    RunStatus, Tag,
 };
 use super::query::{RunPage, SearchQuery};
 use super::store::TrackingStore;
@@ -213,6 +214,14 @@ impl TrackingStore for RestStore {
 
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         registry::get_registered_model(self, name)
+    }
+
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        inputs::log_inputs(self, run_id, inputs)
+    }
+
+    fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>> {
+        inputs::run_inputs(self, run_id)
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {

@@ -22,6 +22,7 @@ mod artifacts;
 mod batch;
 mod experiments;
 mod filter_sql;
+mod inputs;
 mod registry;
 mod runs;
 mod schema;
@@ -37,8 +38,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use self::schema::SCHEMA_VERSION;
 use super::error::{Result, TrackingError};
 use super::model::{
-    Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo, RunStatus,
-    Tag,
+    DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
+    RunStatus, Tag,
 };
 use super::query::{RunPage, SearchQuery};
 use super::store::TrackingStore;
@@ -320,6 +321,14 @@ impl TrackingStore for SqliteStore {
 
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         registry::get_registered_model(self, name)
+    }
+
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        inputs::log_inputs(self, run_id, inputs)
+    }
+
+    fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>> {
+        inputs::run_inputs(self, run_id)
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {

@@ -121,6 +121,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     UPDATE registered_models SET last_version =
         (SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE model_versions.name = registered_models.name);
     "#,
+    // 5: data sets a run read (MLflow's dataset inputs).
+    r#"
+    CREATE TABLE datasets (
+        id            INTEGER PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name          TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        source_type   TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        schema        TEXT,
+        UNIQUE (experiment_id, name, digest)
+    );
+    CREATE TABLE run_inputs (
+        run_pk     INTEGER NOT NULL REFERENCES runs(id),
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+        context    TEXT,
+        PRIMARY KEY (run_pk, dataset_id)
+    );
+    CREATE INDEX run_inputs_dataset ON run_inputs(dataset_id);
+    "#,
 ];
 
 /// The schema version this build creates and understands.
