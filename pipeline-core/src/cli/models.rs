@@ -107,8 +107,8 @@ fn register(
         ModelUri::Run { .. } => uri.to_string(),
         _ => store.resolve_model_uri(uri)?.source,
     };
-    let ModelUri::Run { run_id, path } = ModelUri::parse(&source)? else {
-        bail!("`{uri}` does not name a run's model");
+    let Some((run_id, path)) = crate::tracking::run_artifact_of_source(&source) else {
+        bail!("`{uri}` does not name a run's model (its source is `{source}`)");
     };
     store.get_run(&run_id)?;
     if store

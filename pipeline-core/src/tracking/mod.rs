@@ -29,7 +29,7 @@ pub use self::model::{
     Dataset, DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
     RunInfo, RunStatus, Tag,
 };
-pub use self::model_uri::ModelUri;
+pub use self::model_uri::{run_artifact_of_source, ModelUri};
 pub use self::query::{RunPage, SearchQuery};
 pub use self::rest::RestStore;
 pub use self::sqlite::SqliteStore;

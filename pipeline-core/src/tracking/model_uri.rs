@@ -154,6 +154,31 @@ pub fn run_artifact_uri(run_id: &str, path: &str) -> String {
     .to_string()
 }
 
+/// The run and artifact path a registered version's source names: `runs:/<run>/<path>`, or the
+/// resolved form MLflow 3 stores when a model is registered from Python,
+/// `mlflow-artifacts:[//host]/<experiment>/<run>/artifacts/<path>`. Other sources
+/// (`models:/m-<id>` logged models, `s3://…`) are not yet loaded by this engine: `None`.
+pub fn run_artifact_of_source(source: &str) -> Option<(String, String)> {
+    if let Ok(ModelUri::Run { run_id, path }) = ModelUri::parse(source) {
+        return Some((run_id, path));
+    }
+    let rest = source.strip_prefix("mlflow-artifacts:")?;
+    let rest = match rest.strip_prefix("//") {
+        Some(with_host) => &with_host[with_host.find('/')?..],
+        None => rest,
+    };
+    let mut parts = rest.trim_start_matches('/').splitn(4, '/');
+    let (_experiment, run_id, artifacts) = (parts.next()?, parts.next()?, parts.next()?);
+    if artifacts != "artifacts"
+        || run_id.is_empty()
+        || !run_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let path = normalize_artifact_path(parts.next().unwrap_or("")).ok()?;
+    Some((run_id.to_string(), path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +233,28 @@ mod tests {
             assert_eq!(ModelUri::parse(s).unwrap().to_string(), s);
         }
         assert_eq!(run_artifact_uri("abc", "model/"), "runs:/abc/model");
+    }
+
+    #[test]
+    fn sources_registered_from_python_name_a_run_artifact() {
+        let run = "4a2f0bd1a91348bea0c926b31aa4f494";
+        let want = Some((run.to_string(), "model".to_string()));
+        assert_eq!(run_artifact_of_source(&format!("runs:/{run}/model")), want);
+        assert_eq!(
+            run_artifact_of_source(&format!("mlflow-artifacts:/0/{run}/artifacts/model")),
+            want
+        );
+        assert_eq!(
+            run_artifact_of_source(&format!(
+                "mlflow-artifacts://host:5000/3/{run}/artifacts/model"
+            )),
+            want
+        );
+        assert_eq!(run_artifact_of_source("models:/m-0123"), None);
+        assert_eq!(
+            run_artifact_of_source(&format!("mlflow-artifacts:/0/{run}/artifacts/../x")),
+            None
+        );
     }
 
     #[test]
