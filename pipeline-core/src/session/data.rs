@@ -46,6 +46,12 @@ impl Session {
     /// `.pipeline/`, at the root and next to versioned data and stage outputs. Call only while
     /// holding the workspace lock.
     fn sweep(&self) {
+        self.sweep_also(&[]);
+    }
+
+    /// [`sweep`](Self::sweep), plus the directories holding `extra` paths (what `add` is about
+    /// to version: a killed `add` may have left temp files there before any pointer existed).
+    fn sweep_also(&self, extra: &[String]) {
         let root = self.ws.root();
         let mut dirs: Vec<PathBuf> = data::pointer::find(root)
             .iter()
@@ -55,6 +61,7 @@ impl Session {
                     .iter()
                     .flat_map(|stage| stage.outs.iter().map(|o| &o.path)),
             )
+            .chain(extra)
             .filter_map(|rel| self.ws.path(rel).parent().map(Path::to_path_buf))
             .collect();
         if let Ok(lock) = crate::lockfile::LockFile::load(root) {
@@ -110,10 +117,11 @@ impl Session {
         waiting: &dyn Fn(&str),
     ) -> Result<Vec<PathEntry>, SessionError> {
         let _guard = self.lock(waiting)?;
-        self.sweep();
+        let rels = self.relative(start, paths)?;
+        self.sweep_also(&rels);
         let state = self.state_cache();
         let mut added = Vec::new();
-        for rel in self.relative(start, paths)? {
+        for rel in rels {
             added.push(data::add(&self.ws, &self.dag, &state, &rel, link)?);
         }
         let _ = state.save();
