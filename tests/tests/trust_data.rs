@@ -479,3 +479,23 @@ fn case15_files_keep_sane_modes() {
     run(&ws, &["checkout"]);
     assert_eq!(mode(&script), 0o755);
 }
+
+#[test]
+fn case5_lock_outputs_a_stage_does_not_declare_are_left_alone() {
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    ws.write("notes.txt", "mine").unwrap();
+    let lock = ws.read("pipeline.lock").unwrap();
+    // Stage `scale` now claims the user's notes.txt (with the hash of its own output).
+    ws.write(
+        "pipeline.lock",
+        lock.replace("data/scaled.txt", "notes.txt"),
+    )
+    .unwrap();
+    let out = run(&ws, &["checkout"]);
+    assert!(
+        out.contains("warning: notes.txt left alone") && out.contains("`scale`"),
+        "{out}"
+    );
+    assert_eq!(ws.read("notes.txt").unwrap(), "mine");
+}

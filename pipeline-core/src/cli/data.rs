@@ -63,6 +63,9 @@ pub fn checkout(
 }
 
 fn show_checkout(report: &CheckoutReport, out: &Printer) -> anyhow::Result<ExitCode> {
+    for (path, why) in &report.skipped {
+        out.line(format!("warning: {path} left alone: {why}"));
+    }
     for path in &report.restored {
         out.line(format!("Restored {path}"));
     }

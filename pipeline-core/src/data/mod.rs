@@ -288,6 +288,41 @@ pub fn checkout_entry(
 }
 
 /// Every path the workspace versions: pointer files and the lock file's outputs.
+/// What `checkout` may put back: pointer-versioned data, and the lock file's outputs that are
+/// declared outputs of the same stage in the pipeline. Lock entries that are not (an edited or
+/// foreign lock file) are returned apart, as (stage, path), to be reported and left alone.
+pub fn checkout_entries(
+    ws: &Workspace,
+    dag: &Dag,
+) -> Result<(Vec<PathEntry>, Vec<(String, String)>), DataError> {
+    let mut entries: Vec<PathEntry> = pointer::find(ws.root())
+        .into_iter()
+        .map(|rel| Pointer::load(ws.root(), &rel).map(|p| p.entry(&rel)))
+        .collect::<Result<_, _>>()?;
+    let mut refused = Vec::new();
+    let lock = LockFile::load(ws.root())?;
+    for (name, stage) in &lock.stages {
+        let declared = dag
+            .find(name)
+            .map(|i| {
+                dag.stage(i)
+                    .outs
+                    .iter()
+                    .map(|o| o.path.as_str())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for out in &stage.outs {
+            if declared.contains(&out.path.as_str()) {
+                entries.push(out.clone());
+            } else {
+                refused.push((name.clone(), out.path.clone()));
+            }
+        }
+    }
+    Ok((entries, refused))
+}
+
 pub fn versioned(ws: &Workspace) -> Result<Vec<PathEntry>, DataError> {
     let mut entries: Vec<PathEntry> = pointer::find(ws.root())
         .into_iter()

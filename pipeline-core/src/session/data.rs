@@ -35,6 +35,8 @@ pub struct CheckoutReport {
     pub restored: Vec<String>,
     /// Paths that could not be restored, with why.
     pub failed: Vec<(String, String)>,
+    /// Paths the lock file lists that this pipeline does not declare: left alone, with why.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Session {
@@ -144,7 +146,14 @@ impl Session {
     fn checkout_locked(&self, wanted: &[String]) -> Result<CheckoutReport, SessionError> {
         let state = self.state_cache();
         let mut report = CheckoutReport::default();
-        for entry in data::versioned(&self.ws)? {
+        let (entries, refused) = data::checkout_entries(&self.ws, &self.dag)?;
+        for (stage, path) in refused {
+            report.skipped.push((
+                path,
+                format!("pipeline.lock lists it under stage `{stage}`, which does not declare it as an output"),
+            ));
+        }
+        for entry in entries {
             let selected = wanted.is_empty()
                 || wanted
                     .iter()
