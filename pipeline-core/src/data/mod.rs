@@ -288,13 +288,16 @@ pub fn checkout_entry(
 }
 
 /// Every path the workspace versions: pointer files and the lock file's outputs.
+/// Lock outputs `checkout` leaves alone: (stage, path).
+pub type Undeclared = Vec<(String, String)>;
+
 /// What `checkout` may put back: pointer-versioned data, and the lock file's outputs that are
 /// declared outputs of the same stage in the pipeline. Lock entries that are not (an edited or
 /// foreign lock file) are returned apart, as (stage, path), to be reported and left alone.
 pub fn checkout_entries(
     ws: &Workspace,
     dag: &Dag,
-) -> Result<(Vec<PathEntry>, Vec<(String, String)>), DataError> {
+) -> Result<(Vec<PathEntry>, Undeclared), DataError> {
     let mut entries: Vec<PathEntry> = pointer::find(ws.root())
         .into_iter()
         .map(|rel| Pointer::load(ws.root(), &rel).map(|p| p.entry(&rel)))
