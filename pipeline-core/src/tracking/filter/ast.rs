@@ -19,16 +19,24 @@ pub enum Attribute {
     StartTime,
     /// `end_time` in ms (numeric; unset while running).
     EndTime,
+    /// `user_id` (string): who started the run; the embedded store reads it from the
+    /// `mlflow.user` tag, empty when there is none.
+    UserId,
 }
 
 impl Attribute {
     pub(super) const NAMES: &'static str =
-        "run_id, run_name, status, artifact_uri, start_time, end_time";
+        "run_id, run_name, status, artifact_uri, user_id, start_time, end_time";
 
-    pub(super) fn from_name(name: &str) -> Option<Self> {
+    /// An attribute by MLflow's name for it (case-sensitive). `created`/`Created` stand for
+    /// `start_time`; in filters (not in `order_by`, as in MLflow) `run name`, `Run name`
+    /// and `Run Name` stand for `run_name`.
+    pub(super) fn from_name(name: &str, in_filter: bool) -> Option<Self> {
         Some(match name {
             "run_id" => Attribute::RunId,
             "run_name" => Attribute::RunName,
+            "run name" | "Run name" | "Run Name" if in_filter => Attribute::RunName,
+            "user_id" => Attribute::UserId,
             "status" => Attribute::Status,
             "artifact_uri" => Attribute::ArtifactUri,
             "start_time" | "created" | "Created" => Attribute::StartTime,
@@ -46,12 +54,44 @@ impl Attribute {
             Attribute::ArtifactUri => "artifact_uri",
             Attribute::StartTime => "start_time",
             Attribute::EndTime => "end_time",
+            Attribute::UserId => "user_id",
         }
     }
 
     /// True for the millisecond timestamps.
     pub fn is_numeric(self) -> bool {
         matches!(self, Attribute::StartTime | Attribute::EndTime)
+    }
+}
+
+/// The fields of a run's dataset inputs that filters can name (`datasets.<field>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatasetField {
+    /// The dataset's name.
+    Name,
+    /// The dataset's digest.
+    Digest,
+    /// The input's context tag (`training`, `evaluation`, ...).
+    Context,
+}
+
+impl DatasetField {
+    pub(super) fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "name" => DatasetField::Name,
+            "digest" => DatasetField::Digest,
+            "context" => DatasetField::Context,
+            _ => return None,
+        })
+    }
+
+    /// MLflow's name for the field.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetField::Name => "name",
+            DatasetField::Digest => "digest",
+            DatasetField::Context => "context",
+        }
     }
 }
 
@@ -66,6 +106,9 @@ pub enum Identifier {
     Tag(String),
     /// A run attribute.
     Attribute(Attribute),
+    /// A field of the run's dataset inputs (filters only): a clause holds when any input
+    /// matches, so a run without inputs matches none.
+    Dataset(DatasetField),
 }
 
 impl Identifier {
@@ -75,6 +118,7 @@ impl Identifier {
             Identifier::Param(_) => "params",
             Identifier::Tag(_) => "tags",
             Identifier::Attribute(_) => "attributes",
+            Identifier::Dataset(_) => "datasets",
         }
     }
 
@@ -94,6 +138,7 @@ impl fmt::Display for Identifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let key = match self {
             Identifier::Attribute(a) => return write!(f, "attributes.{}", a.name()),
+            Identifier::Dataset(d) => return write!(f, "datasets.{}", d.name()),
             Identifier::Metric(k) | Identifier::Param(k) | Identifier::Tag(k) => k,
         };
         let simple = !key.is_empty()
@@ -133,6 +178,10 @@ pub enum Comparator {
     In,
     /// `NOT IN (...)`
     NotIn,
+    /// `IS NULL` (params and tags: the run lacks the key)
+    IsNull,
+    /// `IS NOT NULL` (params and tags: the run has the key)
+    IsNotNull,
 }
 
 impl Comparator {
@@ -149,6 +198,8 @@ impl Comparator {
             Comparator::ILike => "ILIKE",
             Comparator::In => "IN",
             Comparator::NotIn => "NOT IN",
+            Comparator::IsNull => "IS NULL",
+            Comparator::IsNotNull => "IS NOT NULL",
         }
     }
 }
@@ -168,11 +219,17 @@ pub enum Value {
     Text(String),
     /// For `IN` / `NOT IN`.
     List(Vec<String>),
+    /// For `IS NULL` / `IS NOT NULL`, which take no value.
+    Null,
 }
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Beyond f64 (`1e400`): a finite spelling MLflow reads as the same infinity.
+            Value::Number(n) if n.is_infinite() => {
+                f.write_str(if *n > 0.0 { "1e999" } else { "-1e999" })
+            }
             Value::Number(n) => {
                 if n.fract() == 0.0 && n.abs() < 1e15 {
                     write!(f, "{}", *n as i64)
@@ -191,16 +248,18 @@ impl fmt::Display for Value {
                 }
                 f.write_str(")")
             }
+            Value::Null => Ok(()),
         }
     }
 }
 
-/// Quotes a string value so MLflow's parser reads it back unchanged.
+/// Quotes a string value so MLflow's parser reads it back unchanged: MLflow keeps what is
+/// between the quotes as is, so a value with a single quote goes in double quotes.
 fn quote(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
+    if s.contains('\'') {
         format!("\"{s}\"")
     } else {
-        format!("'{}'", s.replace('\'', "''"))
+        format!("'{s}'")
     }
 }
 
@@ -217,6 +276,13 @@ pub struct Clause {
 
 impl fmt::Display for Clause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value == Value::Null {
+            return if f.alternate() {
+                write!(f, "{:#} {}", self.identifier, self.comparator)
+            } else {
+                write!(f, "{} {}", self.identifier, self.comparator)
+            };
+        }
         if f.alternate() {
             write!(
                 f,

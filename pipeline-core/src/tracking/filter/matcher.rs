@@ -6,13 +6,29 @@ use std::cmp::Ordering;
 use super::super::model::{Run, RunInfo};
 use super::ast::{Attribute, Clause, Comparator, Filter, Identifier, OrderBy, Value};
 
+/// The tag MLflow's clients set to the user who started a run; `user_id` reads it.
+pub const USER_TAG: &str = "mlflow.user";
+
+/// The artifact URI an MLflow server gives a run whose embedded URI is `runs:/<id>`:
+/// filters on `artifact_uri` match either spelling.
+pub fn mlflow_artifact_uri(info: &RunInfo) -> Option<String> {
+    info.artifact_uri.starts_with("runs:/").then(|| {
+        format!(
+            "mlflow-artifacts:/{}/{}/artifacts",
+            info.experiment_id, info.run_id
+        )
+    })
+}
+
 impl Attribute {
-    fn text_of(self, info: &RunInfo) -> Option<&str> {
+    fn text_of(self, run: &Run) -> Option<&str> {
+        let info = &run.info;
         match self {
             Attribute::RunId => Some(&info.run_id),
             Attribute::RunName => Some(&info.run_name),
             Attribute::Status => Some(info.status.as_str()),
             Attribute::ArtifactUri => Some(&info.artifact_uri),
+            Attribute::UserId => Some(run.tag(USER_TAG).unwrap_or("")),
             Attribute::StartTime | Attribute::EndTime => None,
         }
     }
@@ -50,7 +66,27 @@ impl Filter {
 
 impl Clause {
     fn matches(&self, run: &Run) -> bool {
+        if self.identifier == Identifier::Attribute(Attribute::ArtifactUri) {
+            if let Some(alt) = mlflow_artifact_uri(&run.info) {
+                let on = |uri: &str| self.matches_text_attribute(uri);
+                let negative = matches!(self.comparator, Comparator::Ne | Comparator::NotIn);
+                let stored = on(&run.info.artifact_uri);
+                return if negative {
+                    stored && on(&alt)
+                } else {
+                    stored || on(&alt)
+                };
+            }
+        }
         match (&self.identifier, &self.value) {
+            // Runs here have no dataset inputs, and "any input matches" over none is false.
+            (Identifier::Dataset(_), _) => false,
+            (Identifier::Param(key), Value::Null) => {
+                run.param(key).is_some() == (self.comparator == Comparator::IsNotNull)
+            }
+            (Identifier::Tag(key), Value::Null) => {
+                run.tag(key).is_some() == (self.comparator == Comparator::IsNotNull)
+            }
             (Identifier::Metric(key), Value::Number(rhs)) => run
                 .metric(key)
                 .is_some_and(|m| self.comparator.compare_f64(m.value, *rhs)),
@@ -63,18 +99,23 @@ impl Clause {
             (Identifier::Attribute(a), Value::Number(rhs)) => a
                 .number_of(&run.info)
                 .is_some_and(|v| self.comparator.compare_f64(v as f64, *rhs)),
-            (Identifier::Attribute(a), Value::Text(rhs)) => a
-                .text_of(&run.info)
-                .is_some_and(|v| compare_text(self.comparator, v, rhs)),
-            (Identifier::Attribute(a), Value::List(items)) => {
-                a.text_of(&run.info).is_some_and(|v| {
-                    let found = items.iter().any(|i| i == v);
-                    if self.comparator == Comparator::In {
-                        found
-                    } else {
-                        !found
-                    }
-                })
+            (Identifier::Attribute(a), Value::Text(_) | Value::List(_)) => a
+                .text_of(run)
+                .is_some_and(|v| self.matches_text_attribute(v)),
+            _ => false,
+        }
+    }
+
+    fn matches_text_attribute(&self, v: &str) -> bool {
+        match &self.value {
+            Value::Text(rhs) => compare_text(self.comparator, v, rhs),
+            Value::List(items) => {
+                let found = items.iter().any(|i| i == v);
+                if self.comparator == Comparator::In {
+                    found
+                } else {
+                    !found
+                }
             }
             _ => false,
         }
@@ -147,8 +188,9 @@ fn compare_runs(a: &Run, b: &Run, order: &[OrderBy]) -> Ordering {
                 }
             }
             Identifier::Attribute(attr) => {
-                compare_opt_text(attr.text_of(&a.info), attr.text_of(&b.info), o.ascending)
+                compare_opt_text(attr.text_of(a), attr.text_of(b), o.ascending)
             }
+            Identifier::Dataset(_) => Ordering::Equal,
         };
         if ord != Ordering::Equal {
             return ord;

@@ -32,5 +32,7 @@ pub mod matcher;
 mod parser;
 mod token;
 
-pub use self::ast::{Attribute, Clause, Comparator, Filter, Identifier, OrderBy, Value};
+pub use self::ast::{
+    Attribute, Clause, Comparator, DatasetField, Filter, Identifier, OrderBy, Value,
+};
 pub use self::matcher::{like_matches, sort_runs};

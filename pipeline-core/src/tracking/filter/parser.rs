@@ -2,7 +2,7 @@
 //! that do not fit the identifier (MLflow's rules), with the column of the offending token.
 
 use super::super::error::{Result, TrackingError};
-use super::ast::{Attribute, Clause, Comparator, Filter, Identifier, OrderBy, Value};
+use super::ast::{Attribute, Clause, Comparator, DatasetField, Filter, Identifier, OrderBy, Value};
 use super::token::{Lexer, Tok, Token};
 
 struct Parser<'a> {
@@ -37,29 +37,43 @@ impl<'a> Parser<'a> {
         matches!(&self.current.tok, Tok::Word(w) if w.eq_ignore_ascii_case(kw))
     }
 
+    /// True when the current token can start a clause.
+    fn at_identifier(&self) -> bool {
+        match &self.current.tok {
+            Tok::Ident { .. } | Tok::Quoted(_) => true,
+            Tok::Word(w) => Attribute::from_name(w, true).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Clauses, joined by `AND` as MLflow reads them: an `AND` anywhere (leading, trailing,
+    /// doubled) is skipped, and so is a missing one between two complete clauses.
     fn filter(mut self) -> Result<Filter> {
         let mut clauses = Vec::new();
-        if self.current.tok == Tok::End {
-            return Ok(Filter { clauses });
-        }
         loop {
-            clauses.push(self.clause()?);
+            while self.word_is("AND") {
+                self.advance()?;
+            }
             if self.current.tok == Tok::End {
                 return Ok(Filter { clauses });
             }
-            if self.word_is("AND") {
-                self.advance()?;
-                continue;
+            if !clauses.is_empty() && !self.at_identifier() {
+                if self.word_is("OR") {
+                    return Err(self.err_here(
+                        "only AND is supported to combine clauses (MLflow filters have no OR)",
+                    ));
+                }
+                if self.current.tok == Tok::Semicolon {
+                    return Err(self.err_here(
+                        "a filter is one expression: combine clauses with AND, not ';'",
+                    ));
+                }
+                return Err(self.err_here(format!(
+                    "expected AND or the end of the filter, found {}",
+                    self.found()
+                )));
             }
-            if self.word_is("OR") {
-                return Err(self.err_here(
-                    "only AND is supported to combine clauses (MLflow filters have no OR)",
-                ));
-            }
-            return Err(self.err_here(format!(
-                "expected AND or the end of the filter, found {}",
-                self.found()
-            )));
+            clauses.push(self.clause()?);
         }
     }
 
@@ -76,7 +90,7 @@ impl<'a> Parser<'a> {
 
     fn identifier(&mut self) -> Result<Identifier> {
         let token = self.current.clone();
-        let id = identifier_from_token(&self.lexer, &token)?;
+        let id = identifier_from_token(&self.lexer, &token, true)?;
         self.advance()?;
         Ok(id)
     }
@@ -90,7 +104,13 @@ impl<'a> Parser<'a> {
                 ">" => Comparator::Gt,
                 ">=" => Comparator::Ge,
                 "<" => Comparator::Lt,
-                _ => Comparator::Le,
+                "<=" => Comparator::Le,
+                other => {
+                    return Err(self.err_here(format!(
+                        "comparator {other} is not supported for {identifier}; use one of {}",
+                        allowed_list(identifier)
+                    )))
+                }
             },
             Tok::Word(w) if w.eq_ignore_ascii_case("LIKE") => Comparator::Like,
             Tok::Word(w) if w.eq_ignore_ascii_case("ILIKE") => Comparator::ILike,
@@ -104,32 +124,48 @@ impl<'a> Parser<'a> {
                 }
                 Comparator::NotIn
             }
+            Tok::Word(w) if w.eq_ignore_ascii_case("IS") => {
+                self.advance()?;
+                if self.word_is("NULL") {
+                    Comparator::IsNull
+                } else if self.word_is("NOT") {
+                    let not_end = self.current.start + 3;
+                    self.advance()?;
+                    // MLflow reads `NOT NULL` as one keyword, with exactly one space.
+                    if !self.word_is("NULL") || self.current.start != not_end + 1 {
+                        return Err(self.err_here(format!(
+                            "expected NULL after IS NOT (one space apart), found {}",
+                            self.found()
+                        )));
+                    }
+                    Comparator::IsNotNull
+                } else {
+                    return Err(self.err_here(format!(
+                        "expected NULL or NOT NULL after IS, found {}",
+                        self.found()
+                    )));
+                }
+            }
             _ => {
                 return Err(self.err_here(format!("expected a comparator, found {}", self.found())))
             }
         };
-        let allowed: &[Comparator] = match identifier {
-            Identifier::Metric(_) => &ARITHMETIC,
-            Identifier::Attribute(a) if a.is_numeric() => &ARITHMETIC,
-            Identifier::Attribute(Attribute::RunId) => &[
-                Comparator::Eq,
-                Comparator::Ne,
-                Comparator::Like,
-                Comparator::ILike,
-                Comparator::In,
-                Comparator::NotIn,
-            ],
-            _ => &STRING,
-        };
-        if !allowed.contains(&comparator) {
-            let list: Vec<&str> = allowed.iter().map(|c| c.as_str()).collect();
+        if matches!(comparator, Comparator::IsNull | Comparator::IsNotNull)
+            && !matches!(identifier, Identifier::Param(_) | Identifier::Tag(_))
+        {
+            return Err(self.lexer.err(
+                start,
+                format!("IS NULL / IS NOT NULL is only supported for tags and params, not for {identifier}"),
+            ));
+        }
+        if !allowed(identifier).contains(&comparator) {
             return Err(self.lexer.err(
                 start,
                 format!(
                     "comparator {} is not supported for {}; use one of {}",
                     comparator,
                     identifier,
-                    list.join(", ")
+                    allowed_list(identifier)
                 ),
             ));
         }
@@ -138,8 +174,19 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self, identifier: &Identifier, comparator: Comparator) -> Result<Value> {
-        if matches!(comparator, Comparator::In | Comparator::NotIn) {
-            return self.list();
+        match comparator {
+            Comparator::IsNull | Comparator::IsNotNull => return Ok(Value::Null),
+            Comparator::In | Comparator::NotIn => {
+                if let Identifier::Attribute(a) = identifier {
+                    if *a != Attribute::RunId {
+                        return Err(self.err_here(format!(
+                            "only attributes.run_id (and datasets.*) take a list of quoted strings, not {identifier}"
+                        )));
+                    }
+                }
+                return self.list();
+            }
+            _ => {}
         }
         let value = match (&self.current.tok, identifier.is_numeric()) {
             (Tok::Num(n), true) => Value::Number(*n),
@@ -147,6 +194,12 @@ impl<'a> Parser<'a> {
             (_, true) => {
                 return Err(self.err_here(format!(
                     "expected a number for {identifier}, found {}",
+                    self.found()
+                )))
+            }
+            (Tok::Quoted(_), false) => {
+                return Err(self.err_here(format!(
+                    "expected a value in single or double quotes for {identifier}, found {} (backticks quote keys, not values)",
                     self.found()
                 )))
             }
@@ -161,6 +214,8 @@ impl<'a> Parser<'a> {
         Ok(value)
     }
 
+    /// A parenthesised list as MLflow reads it (a Python tuple literal): quoted strings
+    /// separated by commas, a trailing comma allowed, adjacent strings joined into one.
     fn list(&mut self) -> Result<Value> {
         if self.current.tok != Tok::LParen {
             return Err(self.err_here(format!(
@@ -168,27 +223,40 @@ impl<'a> Parser<'a> {
                 self.found()
             )));
         }
+        let open = self.current.start;
         self.advance()?;
         let mut items = Vec::new();
         loop {
-            match &self.current.tok {
-                Tok::Str(s) => items.push(s.clone()),
-                _ => {
-                    return Err(self.err_here(format!(
-                        "expected a quoted string in the list, found {}",
-                        self.found()
-                    )))
+            if self.current.tok == Tok::RParen {
+                if items.is_empty() {
+                    return Err(self.lexer.err(
+                        open,
+                        "expected a non-empty list of quoted strings, found an empty list",
+                    ));
                 }
+                self.advance()?;
+                return Ok(Value::List(items));
             }
-            self.advance()?;
+            let mut item: Option<String> = None;
+            while let Tok::Str(s) = &self.current.tok {
+                let q = self.lexer.char_at(self.current.start);
+                // Inside a literal a doubled quote is two adjacent strings: nothing between.
+                let piece = s.replace(&format!("{q}{q}"), "");
+                item.get_or_insert_with(String::new).push_str(&piece);
+                self.advance()?;
+            }
+            let Some(item) = item else {
+                return Err(self.err_here(format!(
+                    "expected a quoted string in the list, found {}",
+                    self.found()
+                )));
+            };
+            items.push(item);
             match self.current.tok {
                 Tok::Comma => {
                     self.advance()?;
                 }
-                Tok::RParen => {
-                    self.advance()?;
-                    return Ok(Value::List(items));
-                }
+                Tok::RParen => {}
                 _ => {
                     return Err(self.err_here(format!(
                         "expected ',' or ')' in the list, found {}",
@@ -208,38 +276,80 @@ const ARITHMETIC: [Comparator; 6] = [
     Comparator::Lt,
     Comparator::Le,
 ];
-const STRING: [Comparator; 4] = [
+const PARAM_TAG: [Comparator; 6] = [
     Comparator::Eq,
     Comparator::Ne,
     Comparator::Like,
     Comparator::ILike,
+    Comparator::IsNull,
+    Comparator::IsNotNull,
+];
+const STRING_ATTRIBUTE: [Comparator; 6] = [
+    Comparator::Eq,
+    Comparator::Ne,
+    Comparator::Like,
+    Comparator::ILike,
+    Comparator::In,
+    Comparator::NotIn,
 ];
 
-fn identifier_from_token(lexer: &Lexer<'_>, token: &Token) -> Result<Identifier> {
+fn allowed(identifier: &Identifier) -> &'static [Comparator] {
+    match identifier {
+        Identifier::Metric(_) => &ARITHMETIC,
+        Identifier::Attribute(a) if a.is_numeric() => &ARITHMETIC,
+        Identifier::Param(_) | Identifier::Tag(_) => &PARAM_TAG,
+        Identifier::Attribute(_) | Identifier::Dataset(_) => &STRING_ATTRIBUTE,
+    }
+}
+
+fn allowed_list(identifier: &Identifier) -> String {
+    let list: Vec<&str> = allowed(identifier).iter().map(|c| c.as_str()).collect();
+    list.join(", ")
+}
+
+/// The identifier a token names. Entity types and attribute names are case-sensitive, as in
+/// MLflow; `in_filter` admits what only filters accept (run-name aliases, `datasets.`).
+fn identifier_from_token(lexer: &Lexer<'_>, token: &Token, in_filter: bool) -> Result<Identifier> {
+    let attribute = |name: &str| {
+        Attribute::from_name(name, in_filter)
+            .map(Identifier::Attribute)
+            .ok_or_else(|| {
+                lexer.err(
+                    token.start,
+                    format!(
+                        "unknown attribute '{name}'; valid attributes are {}",
+                        Attribute::NAMES
+                    ),
+                )
+            })
+    };
     match &token.tok {
-        Tok::Ident { entity, key } => match entity.to_ascii_lowercase().as_str() {
+        Tok::Ident { entity, key } => match entity.as_str() {
             "metric" | "metrics" => Ok(Identifier::Metric(key.clone())),
             "param" | "params" | "parameter" | "parameters" => Ok(Identifier::Param(key.clone())),
             "tag" | "tags" => Ok(Identifier::Tag(key.clone())),
-            "attribute" | "attributes" | "attr" | "run" => Attribute::from_name(key)
-                .map(Identifier::Attribute)
+            "attribute" | "attributes" | "attr" | "run" => attribute(key),
+            "dataset" | "datasets" if in_filter => DatasetField::from_name(key)
+                .map(Identifier::Dataset)
                 .ok_or_else(|| {
                     lexer.err(
                         token.start,
-                        format!(
-                            "unknown attribute '{key}'; valid attributes are {}",
-                            Attribute::NAMES
-                        ),
+                        format!("unknown dataset field '{key}'; valid fields are name, digest, context"),
                     )
                 }),
+            "dataset" | "datasets" => Err(lexer.err(
+                token.start,
+                "runs cannot be ordered by dataset fields",
+            )),
             _ => Err(lexer.err(
                 token.start,
                 format!(
-                    "unknown identifier type '{entity}'; use metrics., params., tags. or attributes."
+                    "unknown identifier type '{entity}' (case matters); use metrics., params., tags., attributes. or datasets."
                 ),
             )),
         },
-        Tok::Word(w) => Attribute::from_name(w)
+        Tok::Quoted(name) => attribute(name),
+        Tok::Word(w) => Attribute::from_name(w, in_filter)
             .map(Identifier::Attribute)
             .ok_or_else(|| {
                 lexer.err(
@@ -272,18 +382,22 @@ impl Filter {
 }
 
 impl OrderBy {
-    /// Parses one `order_by` clause: `<identifier> [ASC|DESC]`.
+    /// Parses one `order_by` clause: `<identifier>[ ASC|DESC]`, with no space before or
+    /// after (MLflow rejects those).
     pub fn parse(clause: &str) -> Result<OrderBy> {
         let bad = |message: String| TrackingError::InvalidOrderBy {
             clause: clause.to_string(),
             message,
         };
+        if clause.starts_with(char::is_whitespace) || clause.ends_with(char::is_whitespace) {
+            return Err(bad("no space is allowed before or after the clause".into()));
+        }
         let mut lexer = Lexer::new(clause);
         let first = lexer.next().map_err(|e| bad(e.to_string()))?;
         if first.tok == Tok::End {
             return Err(bad("empty clause".into()));
         }
-        let identifier = identifier_from_token(&lexer, &first).map_err(|e| match e {
+        let identifier = identifier_from_token(&lexer, &first, false).map_err(|e| match e {
             TrackingError::InvalidFilter { message, .. } => bad(message),
             other => other,
         })?;
@@ -361,7 +475,8 @@ mod tests {
         );
         assert_eq!(f.clauses[5].value, Value::Number(-1.5e-3));
         assert_eq!(f.clauses[6].identifier, Identifier::Param("lr rate".into()));
-        assert_eq!(f.clauses[7].value, Value::Text("it's".into()));
+        // MLflow keeps what is between the quotes as is: a doubled quote stays doubled.
+        assert_eq!(f.clauses[7].value, Value::Text("it''s".into()));
         assert_eq!(
             f.clauses[10].identifier,
             Identifier::Attribute(Attribute::StartTime)
@@ -369,12 +484,17 @@ mod tests {
         assert_eq!(f.clauses[11].comparator, Comparator::NotIn);
         assert!(Filter::parse("").unwrap().is_empty());
         assert!(Filter::parse("   ").unwrap().is_empty());
-        // Keys with dots, slashes and dashes need no quoting.
-        let f = Filter::parse("metrics.val/loss.ema-1 < 2").unwrap();
+        // Keys with dots need no quoting; slashes and dashes do, as in MLflow.
+        let f = Filter::parse("metrics.val.loss_ema1 < 2 AND metrics.`val/loss-1` < 2").unwrap();
         assert_eq!(
             f.clauses[0].identifier,
-            Identifier::Metric("val/loss.ema-1".into())
+            Identifier::Metric("val.loss_ema1".into())
         );
+        assert_eq!(
+            f.clauses[1].identifier,
+            Identifier::Metric("val/loss-1".into())
+        );
+        assert!(Filter::parse("metrics.val/loss < 2").is_err());
     }
 
     #[test]
@@ -449,12 +569,14 @@ mod tests {
         assert_eq!(col, 10);
         assert!(msg.contains("IN"), "{msg}");
 
-        let (col, msg) = err_of("attributes.run_id IN ('a' 'b')");
+        // Adjacent strings join into one item ('a' 'b' is 'ab'), as in MLflow.
+        let (col, msg) = err_of("attributes.run_id IN ('a' 1)");
         assert_eq!(col, 27);
         assert!(msg.contains("expected ',' or ')'"), "{msg}");
 
-        let (col, msg) = err_of("metrics.a > 1 AND");
-        assert_eq!(col, 18);
+        // MLflow skips a trailing AND, but a clause without its value is an error.
+        let (col, msg) = err_of("metrics.a > 1 AND metrics.b >");
+        assert_eq!(col, 30);
         assert!(msg.contains("end of filter"), "{msg}");
 
         let (col, msg) = err_of("metrics. > 1");

@@ -5,9 +5,13 @@ use rusqlite::types::Value as SqlValue;
 
 use crate::tracking::filter::{Attribute, Clause, Comparator, Filter, Identifier, OrderBy, Value};
 
-/// The runs-table column of an attribute (table aliased `r`).
+/// The SQL expression of an attribute over the runs table aliased `r`. `user_id` is the
+/// `mlflow.user` tag (empty without one), as MLflow's clients record it.
 fn column(a: Attribute) -> &'static str {
     match a {
+        Attribute::UserId => {
+            "COALESCE((SELECT u.value FROM tags u WHERE u.run_pk = r.id AND u.key = 'mlflow.user'), '')"
+        }
         Attribute::RunId => "r.run_id",
         Attribute::RunName => "r.run_name",
         Attribute::Status => "r.status",
@@ -39,8 +43,20 @@ fn clause_sql(clause: &Clause, params: &mut Vec<SqlValue>) -> String {
         Identifier::Param(k) => ("params", k),
         Identifier::Tag(k) => ("tags", k),
         Identifier::Attribute(a) => return attribute_sql(clause, *a, params),
+        // The embedded store keeps no dataset inputs: "any input matches" is false.
+        Identifier::Dataset(_) => return "0".into(),
     };
     params.push(SqlValue::Text(key.clone()));
+    if clause.value == Value::Null {
+        let not = if clause.comparator == Comparator::IsNull {
+            "NOT "
+        } else {
+            ""
+        };
+        return format!(
+            "{not}EXISTS (SELECT 1 FROM {table} x WHERE x.run_pk = r.id AND x.key = ?)"
+        );
+    }
     let condition = match &clause.value {
         Value::Number(n) => {
             params.push(SqlValue::Real(*n));
@@ -51,13 +67,33 @@ fn clause_sql(clause: &Clause, params: &mut Vec<SqlValue>) -> String {
             }
         }
         Value::Text(s) => text_condition("x.value", clause.comparator, s, params),
-        Value::List(_) => "0".into(),
+        Value::List(_) | Value::Null => "0".into(),
     };
     format!("EXISTS (SELECT 1 FROM {table} x WHERE x.run_pk = r.id AND x.key = ? AND {condition})")
 }
 
+/// The URI an MLflow server gives a run stored with `runs:/<id>`, so that filters written
+/// for a server (`artifact_uri LIKE '%artifacts%'`) match here too.
+const MLFLOW_ARTIFACT_URI: &str = "(CASE WHEN r.artifact_uri GLOB 'runs:/*' \
+     THEN 'mlflow-artifacts:/' || r.experiment_id || '/' || r.run_id || '/artifacts' \
+     ELSE r.artifact_uri END)";
+
 fn attribute_sql(clause: &Clause, a: Attribute, params: &mut Vec<SqlValue>) -> String {
-    let col = column(a);
+    if a == Attribute::ArtifactUri {
+        // Either spelling matches; a negative comparison must hold for both.
+        let stored = column_sql(clause, column(a), params);
+        let server = column_sql(clause, MLFLOW_ARTIFACT_URI, params);
+        let join = if matches!(clause.comparator, Comparator::Ne | Comparator::NotIn) {
+            "AND"
+        } else {
+            "OR"
+        };
+        return format!("(({stored}) {join} ({server}))");
+    }
+    column_sql(clause, column(a), params)
+}
+
+fn column_sql(clause: &Clause, col: &str, params: &mut Vec<SqlValue>) -> String {
     match &clause.value {
         Value::Number(n) => {
             params.push(SqlValue::Real(*n));
@@ -81,6 +117,7 @@ fn attribute_sql(clause: &Clause, a: Attribute, params: &mut Vec<SqlValue>) -> S
             };
             format!("{col} {op} ({marks})")
         }
+        Value::Null => "0".into(),
     }
 }
 
@@ -144,6 +181,7 @@ pub(super) fn order_by_sql(order: &[OrderBy]) -> (String, Vec<SqlValue>, String)
                     _ => "tags",
                 }
             }
+            Identifier::Dataset(_) => continue,
             Identifier::Attribute(a) => {
                 let col = column(*a);
                 if *a == Attribute::EndTime {
