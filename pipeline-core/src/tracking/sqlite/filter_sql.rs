@@ -3,7 +3,9 @@
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::tracking::filter::{Attribute, Clause, Comparator, Filter, Identifier, OrderBy, Value};
+use crate::tracking::filter::{
+    Attribute, Clause, Comparator, DatasetField, Filter, Identifier, OrderBy, Value,
+};
 
 /// The SQL expression of an attribute over the runs table aliased `r`. `user_id` is the
 /// `mlflow.user` tag (empty without one), as MLflow's clients record it.
@@ -43,8 +45,19 @@ fn clause_sql(clause: &Clause, params: &mut Vec<SqlValue>) -> String {
         Identifier::Param(k) => ("params", k),
         Identifier::Tag(k) => ("tags", k),
         Identifier::Attribute(a) => return attribute_sql(clause, *a, params),
-        // The embedded store keeps no dataset inputs: "any input matches" is false.
-        Identifier::Dataset(_) => return "0".into(),
+        // Any of the run's dataset inputs matching, as MLflow reads `datasets.*`.
+        Identifier::Dataset(field) => {
+            let col = match field {
+                DatasetField::Name => "d.name",
+                DatasetField::Digest => "d.digest",
+                DatasetField::Context => "i.context",
+            };
+            let condition = column_sql(clause, col, params);
+            return format!(
+                "EXISTS (SELECT 1 FROM run_inputs i JOIN datasets d ON d.id = i.dataset_id \
+                 WHERE i.run_pk = r.id AND {condition})"
+            );
+        }
     };
     params.push(SqlValue::Text(key.clone()));
     if clause.value == Value::Null {
