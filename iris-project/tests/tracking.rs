@@ -347,6 +347,56 @@ fn deleting_a_version_leaves_the_registry_working() {
         ],
     );
     assert!(out.starts_with("sepal_length,"), "{out}");
+    run(
+        &ws,
+        &[
+            "models",
+            "describe",
+            "iris",
+            "Iris species from petal sizes",
+        ],
+    );
+    run(
+        &ws,
+        &[
+            "models",
+            "describe",
+            "iris",
+            "--version",
+            "3",
+            "the champion",
+        ],
+    );
+    run(
+        &ws,
+        &[
+            "models",
+            "tag",
+            "iris",
+            "--version",
+            "3",
+            "validated",
+            "yes",
+        ],
+    );
+    let shown = json(&run(&ws, &["models", "show", "iris", "--json"]));
+    assert_eq!(shown["description"], "Iris species from petal sizes");
+    assert_eq!(shown["versions"][1]["description"], "the champion");
+    assert_eq!(shown["versions"][1]["tags"][0]["key"], "validated");
+    run(
+        &ws,
+        &[
+            "models",
+            "tag",
+            "iris",
+            "--version",
+            "3",
+            "validated",
+            "--delete",
+        ],
+    );
+    let shown = json(&run(&ws, &["models", "show", "iris", "--json"]));
+    assert!(shown["versions"][1]["tags"].as_array().unwrap().is_empty());
     run(&ws, &["models", "alias", "iris", "champion", "--delete"]);
     assert!(try_run(
         &ws,

@@ -1,4 +1,4 @@
-//! `models register|list|show|alias|delete`: the model registry.
+//! `models register|list|show|alias|describe|tag|delete`: the model registry.
 
 use super::{table, Printer};
 use crate::tracking::recorder::Target;
@@ -44,6 +44,32 @@ pub enum Command {
         #[arg(long, conflicts_with = "version")]
         delete: bool,
     },
+    /// Set the description of a model, or of one version with --version.
+    Describe {
+        /// The registered model's name.
+        name: String,
+        /// The text.
+        text: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Set a tag on a model, or on one version with --version; --delete removes it.
+    Tag {
+        /// The registered model's name.
+        name: String,
+        /// The tag's key.
+        key: String,
+        /// Its value.
+        #[arg(required_unless_present = "delete")]
+        value: Option<String>,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<u64>,
+        /// Remove the tag instead.
+        #[arg(long, conflicts_with = "value")]
+        delete: bool,
+    },
     /// Delete a registered model with all its versions, or one version (its number is never
     /// reused; aliases pointing at it go too).
     Delete {
@@ -77,6 +103,45 @@ pub fn run(tracking: &Target, command: Command, out: &Printer) -> anyhow::Result
                 _ => {
                     store.delete_model_alias(&name, &alias)?;
                     out.line(format!("Removed alias models:/{name}@{alias}"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe {
+            name,
+            text,
+            version,
+        } => {
+            store.set_model_description(&name, version, &text)?;
+            out.line(match version {
+                Some(v) => format!("Described version {v} of model `{name}`"),
+                None => format!("Described model `{name}`"),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tag {
+            name,
+            key,
+            value,
+            version,
+            delete,
+        } => {
+            let target = match version {
+                Some(v) => format!("version {v} of model `{name}`"),
+                None => format!("model `{name}`"),
+            };
+            match value {
+                Some(value) if !delete => {
+                    store.set_model_tag(
+                        &name,
+                        version,
+                        &crate::tracking::Tag::new(&key, &value),
+                    )?;
+                    out.line(format!("Tagged {target}: {key} = {value}"));
+                }
+                _ => {
+                    store.delete_model_tag(&name, version, &key)?;
+                    out.line(format!("Removed tag {key} from {target}"));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -167,10 +232,17 @@ fn show(
     if json {
         out.line(serde_json::to_string_pretty(&serde_json::json!({
             "name": model.name, "aliases": model.aliases, "versions": versions,
+            "description": model.description, "tags": model.tags,
         }))?);
         return Ok(ExitCode::SUCCESS);
     }
     out.line(format!("Model {name}"));
+    if !model.description.is_empty() {
+        out.line(format!("  {}", model.description));
+    }
+    for tag in &model.tags {
+        out.line(format!("  {} = {}", tag.key, tag.value));
+    }
     let rows: Vec<Vec<String>> = versions
         .iter()
         .map(|v| {
@@ -185,12 +257,26 @@ fn show(
                 v.source.clone(),
                 table::format_time(v.creation_time),
                 aliases.join(", "),
+                v.description.clone(),
+                v.tags
+                    .iter()
+                    .map(|t| format!("{}={}", t.key, t.value))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]
         })
         .collect();
     out.line(
         table::render(
-            &["Version", "Source", "Created", "Aliases"].map(String::from),
+            &[
+                "Version",
+                "Source",
+                "Created",
+                "Aliases",
+                "Description",
+                "Tags",
+            ]
+            .map(String::from),
             &rows,
         )
         .trim_end(),

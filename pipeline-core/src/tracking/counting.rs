@@ -162,6 +162,15 @@ impl TrackingStore for CountingStore {
     fn restore_experiment(&self, id: &str) -> Result<()> {
         self.inner.restore_experiment(id)
     }
+    fn set_model_description(&self, name: &str, version: Option<u64>, text: &str) -> Result<()> {
+        self.inner.set_model_description(name, version, text)
+    }
+    fn set_model_tag(&self, name: &str, version: Option<u64>, tag: &Tag) -> Result<()> {
+        self.inner.set_model_tag(name, version, tag)
+    }
+    fn delete_model_tag(&self, name: &str, version: Option<u64>, key: &str) -> Result<()> {
+        self.inner.delete_model_tag(name, version, key)
+    }
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         self.inner.model_versions(name)
     }

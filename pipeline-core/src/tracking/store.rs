@@ -210,6 +210,15 @@ pub trait TrackingStore: Send + Sync {
     /// Makes a deleted experiment active again.
     fn restore_experiment(&self, experiment_id: &str) -> Result<()>;
 
+    /// Sets the description of a registered model (`version` None) or of one version.
+    fn set_model_description(&self, name: &str, version: Option<u64>, text: &str) -> Result<()>;
+
+    /// Sets a tag on a registered model (`version` None) or on one version.
+    fn set_model_tag(&self, name: &str, version: Option<u64>, tag: &Tag) -> Result<()>;
+
+    /// Removes a tag from a registered model (`version` None) or from one version.
+    fn delete_model_tag(&self, name: &str, version: Option<u64>, key: &str) -> Result<()>;
+
     /// Every version of a registered model, oldest first; numbers may have gaps where versions
     /// were deleted.
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;

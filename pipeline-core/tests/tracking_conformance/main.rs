@@ -194,6 +194,7 @@ for_each_backend!(
     artifacts::artifacts_round_trip,
     artifacts::artifact_paths_are_checked,
     registry::model_registry,
+    registry::models_and_versions_carry_descriptions_and_tags,
     lifecycle::runs_are_deleted_and_restored,
     inputs::dataset_inputs_round_trip,
     lifecycle::experiments_are_renamed_deleted_and_restored,

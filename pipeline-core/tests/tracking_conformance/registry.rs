@@ -144,3 +144,54 @@ pub fn deleted_versions_leave_gaps_and_numbers_are_not_reused(store: &dyn Tracki
         .unwrap_err()
         .is_not_found());
 }
+
+pub fn models_and_versions_carry_descriptions_and_tags(store: &dyn TrackingStore) {
+    use pipeline_core::tracking::Tag;
+    let exp = experiment(store, "registry-notes");
+    let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model.json");
+    std::fs::write(&file, b"{}").unwrap();
+    store
+        .log_artifact(&run.run_id, &file, "model/model.json")
+        .unwrap();
+    let name = unique("notes");
+    store.create_registered_model(&name).unwrap();
+    let source = format!("runs:/{}/model", run.run_id);
+    store
+        .create_model_version(&name, &source, Some(&run.run_id))
+        .unwrap();
+    store
+        .set_model_description(&name, None, "Iris species from petal sizes")
+        .unwrap();
+    store
+        .set_model_description(&name, Some(1), "100 trees")
+        .unwrap();
+    store
+        .set_model_tag(&name, None, &Tag::new("team", "ml"))
+        .unwrap();
+    store
+        .set_model_tag(&name, Some(1), &Tag::new("validated", "yes"))
+        .unwrap();
+    store
+        .set_model_tag(&name, Some(1), &Tag::new("stage", "candidate"))
+        .unwrap();
+    let model = store.get_registered_model(&name).unwrap();
+    assert_eq!(model.description, "Iris species from petal sizes");
+    assert_eq!(model.tags, vec![Tag::new("team", "ml")]);
+    let v1 = store.get_model_version(&name, 1).unwrap();
+    assert_eq!(v1.description, "100 trees");
+    assert_eq!(
+        v1.tags,
+        vec![Tag::new("stage", "candidate"), Tag::new("validated", "yes")]
+    );
+    store.delete_model_tag(&name, Some(1), "stage").unwrap();
+    assert_eq!(
+        store.model_versions(&name).unwrap()[0].tags,
+        vec![Tag::new("validated", "yes")]
+    );
+    assert!(store
+        .set_model_description(&name, Some(9), "x")
+        .unwrap_err()
+        .is_not_found());
+}

@@ -370,6 +370,12 @@ pub struct ModelVersion {
     pub run_id: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub creation_time: i64,
+    /// Free text about this version (empty when none).
+    #[serde(default)]
+    pub description: String,
+    /// Tags of this version, sorted by key.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 /// A named model with its versions and aliases.
@@ -384,6 +390,12 @@ pub struct RegisteredModel {
     pub latest_versions: Vec<ModelVersion>,
     /// `(alias, version)` pairs, sorted by alias.
     pub aliases: Vec<(String, u64)>,
+    /// Free text about the model (empty when none).
+    #[serde(default)]
+    pub description: String,
+    /// Tags of the model, sorted by key.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 /// One entry of an artifact listing.

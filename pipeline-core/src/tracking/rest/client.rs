@@ -123,6 +123,19 @@ impl RestStore {
 }
 
 impl RestStore {
+    /// A PATCH with a JSON body, as MLflow's registry updates take.
+    pub(super) fn patch<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let resp = self
+            .authorize(self.agent.patch(self.url(endpoint)))
+            .send_json(body)
+            .map_err(|e| Self::transport_error(endpoint, e))?;
+        Self::decode(endpoint, resp).map_err(|e| self.explain(e))
+    }
+
     /// A DELETE with a JSON body, as MLflow's registry deletions take.
     pub(super) fn delete<T: DeserializeOwned>(
         &self,

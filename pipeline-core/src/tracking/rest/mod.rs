@@ -252,6 +252,18 @@ impl TrackingStore for RestStore {
         runs::post_empty(self, "experiments/restore", body)
     }
 
+    fn set_model_description(&self, name: &str, version: Option<u64>, text: &str) -> Result<()> {
+        registry::set_model_description(self, name, version, text)
+    }
+
+    fn set_model_tag(&self, name: &str, version: Option<u64>, tag: &Tag) -> Result<()> {
+        registry::set_model_tag(self, name, version, tag)
+    }
+
+    fn delete_model_tag(&self, name: &str, version: Option<u64>, key: &str) -> Result<()> {
+        registry::delete_model_tag(self, name, version, key)
+    }
+
     fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         registry::model_versions(self, name)
     }

@@ -151,3 +151,61 @@ pub(super) fn delete_model_alias(store: &RestStore, name: &str, alias: &str) -> 
     let _: Empty = store.delete("registered-models/alias", &body)?;
     Ok(())
 }
+
+pub(super) fn set_model_description(
+    store: &RestStore,
+    name: &str,
+    version: Option<u64>,
+    text: &str,
+) -> Result<()> {
+    let (endpoint, body) = match version {
+        None => (
+            "registered-models/update",
+            json!({ "name": name, "description": text }),
+        ),
+        Some(v) => (
+            "model-versions/update",
+            json!({ "name": name, "version": v.to_string(), "description": text }),
+        ),
+    };
+    let _: serde_json::Value = store.patch(endpoint, &body)?;
+    Ok(())
+}
+
+pub(super) fn set_model_tag(
+    store: &RestStore,
+    name: &str,
+    version: Option<u64>,
+    tag: &crate::tracking::model::Tag,
+) -> Result<()> {
+    crate::tracking::model::validate_tag(tag)?;
+    let (endpoint, mut body) = match version {
+        None => ("registered-models/set-tag", json!({ "name": name })),
+        Some(v) => (
+            "model-versions/set-tag",
+            json!({ "name": name, "version": v.to_string() }),
+        ),
+    };
+    body["key"] = json!(tag.key);
+    body["value"] = json!(tag.value);
+    let _: Empty = store.post(endpoint, &body)?;
+    Ok(())
+}
+
+pub(super) fn delete_model_tag(
+    store: &RestStore,
+    name: &str,
+    version: Option<u64>,
+    key: &str,
+) -> Result<()> {
+    let (endpoint, mut body) = match version {
+        None => ("registered-models/delete-tag", json!({ "name": name })),
+        Some(v) => (
+            "model-versions/delete-tag",
+            json!({ "name": name, "version": v.to_string() }),
+        ),
+    };
+    body["key"] = json!(key);
+    let _: Empty = store.delete(endpoint, &body)?;
+    Ok(())
+}

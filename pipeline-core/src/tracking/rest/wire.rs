@@ -160,6 +160,10 @@ pub(super) struct WireModelVersion {
     pub(super) run_id: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub(super) creation_timestamp: Option<i64>,
+    #[serde(default)]
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<Tag>,
 }
 
 impl From<WireModelVersion> for ModelVersion {
@@ -170,6 +174,8 @@ impl From<WireModelVersion> for ModelVersion {
             source: w.source.unwrap_or_default(),
             run_id: w.run_id.filter(|r| !r.is_empty()),
             creation_time: w.creation_timestamp.unwrap_or(0),
+            description: w.description.unwrap_or_default(),
+            tags: sorted(w.tags),
         }
     }
 }
@@ -190,6 +196,15 @@ pub(super) struct WireRegisteredModel {
     pub(super) latest_versions: Vec<WireModelVersion>,
     #[serde(default)]
     pub(super) aliases: Vec<WireAlias>,
+    #[serde(default)]
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<Tag>,
+}
+
+fn sorted(mut tags: Vec<Tag>) -> Vec<Tag> {
+    tags.sort_by(|a, b| a.key.cmp(&b.key));
+    tags
 }
 
 impl From<WireRegisteredModel> for RegisteredModel {
@@ -216,6 +231,8 @@ impl From<WireRegisteredModel> for RegisteredModel {
             creation_time: w.creation_timestamp.unwrap_or(0),
             latest_versions: latest.into_iter().collect(),
             aliases,
+            description: w.description.unwrap_or_default(),
+            tags: sorted(w.tags),
         }
     }
 }

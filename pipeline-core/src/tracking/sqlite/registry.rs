@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{commit, db_err, immediate, run_pk, SqliteStore};
 use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{
-    now_ms, validate_alias, validate_model_name, ModelVersion, RegisteredModel,
+    now_ms, validate_alias, validate_model_name, validate_tag, ModelVersion, RegisteredModel, Tag,
 };
 
 fn version_i64(name: &str, version: u64) -> Result<i64> {
@@ -26,10 +26,43 @@ fn model_version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
         source: r.get(2)?,
         run_id: r.get(3)?,
         creation_time: r.get(4)?,
+        description: r.get(5)?,
+        tags: Vec::new(),
     })
 }
 
-const MODEL_VERSION_COLUMNS: &str = "name, version, source, run_id, creation_time";
+const MODEL_VERSION_COLUMNS: &str = "name, version, source, run_id, creation_time, description";
+
+/// Tags of a model (`version` None) or of one version, sorted by key.
+fn tags_of(conn: &Connection, name: &str, version: Option<u64>) -> Result<Vec<Tag>> {
+    let ctx = || format!("reading tags of model '{name}'");
+    let rows = match version {
+        None => conn
+            .prepare_cached(
+                "SELECT key, value FROM registered_model_tags WHERE name = ?1 ORDER BY key",
+            )
+            .and_then(|mut s| {
+                s.query_map([name], |r| Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            }),
+        Some(v) => conn
+            .prepare_cached(
+                "SELECT key, value FROM model_version_tags WHERE name = ?1 AND version = ?2 ORDER BY key",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![name, version_i64(name, v).unwrap_or(-1)], |r| {
+                    Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            }),
+    };
+    rows.map_err(|e| db_err(ctx(), e))
+}
+
+fn with_tags(conn: &Connection, mut mv: ModelVersion) -> Result<ModelVersion> {
+    mv.tags = tags_of(conn, &mv.name, Some(mv.version))?;
+    Ok(mv)
+}
 
 fn registered_model_exists(conn: &Connection, name: &str) -> Result<bool> {
     conn.prepare_cached("SELECT 1 FROM registered_models WHERE name = ?1")
@@ -56,7 +89,7 @@ fn model_version_conn(conn: &Connection, name: &str, version: u64) -> Result<Mod
         .and_then(|mut s| s.query_row(params![name, v], model_version_row).optional())
         .map_err(|e| db_err(format!("reading version {version} of model '{name}'"), e))?;
     match found {
-        Some(mv) => Ok(mv),
+        Some(mv) => with_tags(conn, mv),
         None => {
             require_model(conn, name)?;
             Err(TrackingError::ModelVersionNotFound {
@@ -72,13 +105,18 @@ fn latest_version_conn(conn: &Connection, name: &str) -> Result<Option<ModelVers
         "SELECT {MODEL_VERSION_COLUMNS} FROM model_versions WHERE name = ?1 ORDER BY version DESC LIMIT 1"
     ))
     .and_then(|mut s| s.query_row([name], model_version_row).optional())
-    .map_err(|e| db_err(format!("reading the latest version of model '{name}'"), e))
+    .map_err(|e| db_err(format!("reading the latest version of model '{name}'"), e))?
+    .map(|mv| with_tags(conn, mv))
+    .transpose()
 }
 
 fn registered_model_conn(conn: &Connection, name: &str) -> Result<RegisteredModel> {
-    let creation_time: i64 = conn
-        .prepare_cached("SELECT creation_time FROM registered_models WHERE name = ?1")
-        .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
+    let (creation_time, description): (i64, String) = conn
+        .prepare_cached("SELECT creation_time, description FROM registered_models WHERE name = ?1")
+        .and_then(|mut s| {
+            s.query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(|e| db_err(format!("reading registered model '{name}'"), e))?
         .ok_or_else(|| TrackingError::ModelNotFound {
             name: name.to_string(),
@@ -98,6 +136,8 @@ fn registered_model_conn(conn: &Connection, name: &str) -> Result<RegisteredMode
         creation_time,
         latest_versions,
         aliases,
+        description,
+        tags: tags_of(conn, name, None)?,
     })
 }
 
@@ -123,6 +163,8 @@ pub(super) fn create_registered_model(store: &SqliteStore, name: &str) -> Result
         creation_time: now,
         latest_versions: Vec::new(),
         aliases: Vec::new(),
+        description: String::new(),
+        tags: Vec::new(),
     })
 }
 
@@ -172,6 +214,8 @@ pub(super) fn create_model_version(
         source: source.to_string(),
         run_id: run_id.map(str::to_string),
         creation_time: now,
+        description: String::new(),
+        tags: Vec::new(),
     })
 }
 
@@ -273,7 +317,10 @@ pub(super) fn model_versions(store: &SqliteStore, name: &str) -> Result<Vec<Mode
         s.query_map([name], model_version_row)?
             .collect::<rusqlite::Result<Vec<_>>>()
     })
-    .map_err(|e| db_err(format!("listing versions of model '{name}'"), e))
+    .map_err(|e| db_err(format!("listing versions of model '{name}'"), e))?
+    .into_iter()
+    .map(|mv| with_tags(&conn, mv))
+    .collect()
 }
 
 pub(super) fn delete_model_version(store: &SqliteStore, name: &str, version: u64) -> Result<()> {
@@ -283,9 +330,15 @@ pub(super) fn delete_model_version(store: &SqliteStore, name: &str, version: u64
     model_version_conn(&tx, name, version)?;
     let v = version_i64(name, version)?;
     tx.execute(
-        "DELETE FROM model_aliases WHERE name = ?1 AND version = ?2",
+        "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2",
         params![name, v],
     )
+    .and_then(|_| {
+        tx.execute(
+            "DELETE FROM model_aliases WHERE name = ?1 AND version = ?2",
+            params![name, v],
+        )
+    })
     .and_then(|_| {
         tx.execute(
             "DELETE FROM model_versions WHERE name = ?1 AND version = ?2",
@@ -307,7 +360,13 @@ pub(super) fn delete_registered_model(store: &SqliteStore, name: &str) -> Result
     let mut conn = store.lock();
     let tx = immediate(&mut conn, &ctx)?;
     require_model(&tx, name)?;
-    for table in ["model_aliases", "model_versions", "registered_models"] {
+    for table in [
+        "model_version_tags",
+        "registered_model_tags",
+        "model_aliases",
+        "model_versions",
+        "registered_models",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
             .map_err(|e| db_err(ctx.clone(), e))?;
     }
@@ -331,5 +390,95 @@ pub(super) fn delete_model_alias(store: &SqliteStore, name: &str, alias: &str) -
             alias: alias.to_string(),
         });
     }
+    commit(tx, &ctx)
+}
+
+pub(super) fn set_model_description(
+    store: &SqliteStore,
+    name: &str,
+    version: Option<u64>,
+    text: &str,
+) -> Result<()> {
+    let ctx = format!("describing model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    match version {
+        None => {
+            require_model(&tx, name)?;
+            tx.execute(
+                "UPDATE registered_models SET description = ?2 WHERE name = ?1",
+                params![name, text],
+            )
+        }
+        Some(v) => {
+            model_version_conn(&tx, name, v)?;
+            tx.execute(
+                "UPDATE model_versions SET description = ?3 WHERE name = ?1 AND version = ?2",
+                params![name, version_i64(name, v)?, text],
+            )
+        }
+    }
+    .map_err(|e| db_err(ctx.clone(), e))?;
+    commit(tx, &ctx)
+}
+
+pub(super) fn set_model_tag(
+    store: &SqliteStore,
+    name: &str,
+    version: Option<u64>,
+    tag: &Tag,
+) -> Result<()> {
+    validate_tag(tag)?;
+    let ctx = format!("tagging model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    match version {
+        None => {
+            require_model(&tx, name)?;
+            tx.execute(
+                "INSERT INTO registered_model_tags (name, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(name, key) DO UPDATE SET value = excluded.value",
+                params![name, tag.key, tag.value],
+            )
+        }
+        Some(v) => {
+            model_version_conn(&tx, name, v)?;
+            tx.execute(
+                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value",
+                params![name, version_i64(name, v)?, tag.key, tag.value],
+            )
+        }
+    }
+    .map_err(|e| db_err(ctx.clone(), e))?;
+    commit(tx, &ctx)
+}
+
+pub(super) fn delete_model_tag(
+    store: &SqliteStore,
+    name: &str,
+    version: Option<u64>,
+    key: &str,
+) -> Result<()> {
+    let ctx = format!("removing tag '{key}' of model '{name}'");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    match version {
+        None => {
+            require_model(&tx, name)?;
+            tx.execute(
+                "DELETE FROM registered_model_tags WHERE name = ?1 AND key = ?2",
+                params![name, key],
+            )
+        }
+        Some(v) => {
+            model_version_conn(&tx, name, v)?;
+            tx.execute(
+                "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2 AND key = ?3",
+                params![name, version_i64(name, v)?, key],
+            )
+        }
+    }
+    .map_err(|e| db_err(ctx.clone(), e))?;
     commit(tx, &ctx)
 }

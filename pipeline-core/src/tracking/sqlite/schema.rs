@@ -141,6 +141,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX run_inputs_dataset ON run_inputs(dataset_id);
     "#,
+    // 6: descriptions and tags of registered models and their versions.
+    r#"
+    ALTER TABLE registered_models ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    ALTER TABLE model_versions ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    CREATE TABLE registered_model_tags (
+        name  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (name, key)
+    );
+    CREATE TABLE model_version_tags (
+        name    TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (name, version, key)
+    );
+    "#,
 ];
 
 /// The schema version this build creates and understands.
