@@ -50,7 +50,7 @@ impl LoadedModel for IrisModel {
     fn predict(&self, values: &[f64]) -> anyhow::Result<Vec<Prediction>> {
         let width = self.forest.feature_names().len();
         anyhow::ensure!(
-            values.len() % width == 0,
+            values.len().is_multiple_of(width),
             "{} values do not make rows of {width} features",
             values.len()
         );

@@ -196,7 +196,7 @@ fn every_mlflow_request_shape_answers_what_predict_answers_row_for_row() {
                 "application/json",
                 &split_body(std::slice::from_ref(row))
             ),
-            [label.clone()]
+            std::slice::from_ref(label)
         );
     }
 
@@ -419,7 +419,7 @@ fn ping_health_version_and_metadata() {
 /// A second version that predicts differently: one depth-1 tree can tell at most two classes.
 fn second_version(ws: &TestWorkspace) -> String {
     run(
-        &ws,
+        ws,
         &[
             "exp",
             "run",
