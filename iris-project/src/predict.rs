@@ -1,78 +1,69 @@
-//! Batch prediction with a saved Iris forest: the `predict` command of the Iris binary.
+//! The Iris binary's models: a saved forest loaded once, then predicting rows for `predict`
+//! (a CSV file) and `serve` (HTTP requests).
 
-use crate::ml::{RandomForest, IRIS_CLASS_NAMES};
-use anyhow::{bail, Context as _};
-use ndarray::Array2;
-use pipeline_core::predict::{load_model, Predictions, Predictor};
+use crate::ml::RandomForest;
+use anyhow::Context as _;
+use ndarray::ArrayView2;
+use pipeline_core::predict::{load_model, LoadedModel, Prediction, Predictor};
 use std::path::Path;
 
-/// Loads forests saved by the `train` stage and predicts species.
+/// Loads forests saved by the `train` stage.
 pub struct IrisPredictor;
 
 impl Predictor for IrisPredictor {
-    fn predict(&self, model: &Path, input: &Path) -> anyhow::Result<Predictions> {
+    fn load(&self, model: &Path) -> anyhow::Result<Box<dyn LoadedModel>> {
         let forest: RandomForest = load_model(model)?;
-        let name = input.display().to_string();
-        let mut reader =
-            csv::Reader::from_path(input).with_context(|| format!("opening {name}"))?;
-        let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
-        let columns: Vec<usize> = forest
-            .feature_names()
-            .iter()
-            .map(|feature| {
-                header.iter().position(|h| h == feature).with_context(|| {
-                    format!(
-                        "{name}: no column `{feature}` (the model's features are {:?})",
-                        forest.feature_names()
-                    )
-                })
+        anyhow::ensure!(
+            !forest.feature_names().is_empty() && !forest.class_names().is_empty(),
+            "{}: the forest has no features or no classes",
+            model.display()
+        );
+        Ok(Box::new(IrisModel { forest }))
+    }
+}
+
+/// A loaded forest. Probabilities are the fractions of trees voting for each class.
+pub struct IrisModel {
+    forest: RandomForest,
+}
+
+impl IrisModel {
+    /// Wraps a fitted forest.
+    pub fn new(forest: RandomForest) -> Self {
+        IrisModel { forest }
+    }
+}
+
+impl LoadedModel for IrisModel {
+    fn features(&self) -> &[String] {
+        self.forest.feature_names()
+    }
+
+    fn classes(&self) -> &[String] {
+        self.forest.class_names()
+    }
+
+    fn target(&self) -> Option<&str> {
+        Some("species")
+    }
+
+    fn predict(&self, values: &[f64]) -> anyhow::Result<Vec<Prediction>> {
+        let width = self.forest.feature_names().len();
+        anyhow::ensure!(
+            values.len().is_multiple_of(width),
+            "{} values do not make rows of {width} features",
+            values.len()
+        );
+        let view = ArrayView2::from_shape((values.len() / width, width), values)
+            .context("shaping the rows")?;
+        Ok(self
+            .forest
+            .predict_proba(view)?
+            .into_iter()
+            .map(|(class, probabilities)| Prediction {
+                class,
+                probabilities,
             })
-            .collect::<anyhow::Result<_>>()?;
-        let label_column = header.iter().position(|h| h == "species");
-        let mut rows = Vec::new();
-        let mut values = Vec::new();
-        let mut labels = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
-            let record = record.with_context(|| format!("{name}: line {line}"))?;
-            for &c in &columns {
-                let text = record.get(c).unwrap_or_default();
-                let v: f64 = text.trim().parse().with_context(|| {
-                    format!(
-                        "{name}: line {line}, column `{}`: `{text}` is not a number",
-                        header[c]
-                    )
-                })?;
-                values.push(v);
-            }
-            if let Some(c) = label_column {
-                labels.push(record.get(c).unwrap_or_default().to_string());
-            }
-            rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
-        }
-        if rows.is_empty() {
-            bail!("{name}: no rows to predict");
-        }
-        let features = Array2::from_shape_vec((rows.len(), columns.len()), values)?;
-        let predicted = forest.predict(features.view())?;
-        let classes = forest.class_names();
-        let mut correct = 0;
-        for (i, (row, class)) in rows.iter_mut().zip(&predicted).enumerate() {
-            let species = classes
-                .get(*class)
-                .cloned()
-                .unwrap_or_else(|| IRIS_CLASS_NAMES[0].to_string());
-            if labels.get(i) == Some(&species) {
-                correct += 1;
-            }
-            row.push(species);
-        }
-        let mut out_header = header;
-        out_header.push("prediction".to_string());
-        Ok(Predictions {
-            header: out_header,
-            accuracy: (!labels.is_empty()).then(|| correct as f64 / labels.len() as f64),
-            rows,
-        })
+            .collect())
     }
 }

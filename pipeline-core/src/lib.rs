@@ -32,6 +32,7 @@ mod panics;
 pub(crate) mod params;
 pub(crate) mod pipeline;
 pub mod predict;
+pub mod serve;
 pub mod session;
 pub(crate) mod state;
 #[cfg(feature = "testing")]

@@ -65,9 +65,120 @@ pub struct Predictions {
     pub accuracy: Option<f64>,
 }
 
+/// The prediction for one row: a class index, and the probability of each class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Index into [`LoadedModel::classes`].
+    pub class: usize,
+    /// One probability per class, in the order of [`LoadedModel::classes`].
+    pub probabilities: Vec<f64>,
+}
+
+/// A model loaded once and used for many predictions (the `serve` command shares one between
+/// all its request threads).
+pub trait LoadedModel: Send + Sync {
+    /// The feature names, in the column order [`LoadedModel::predict`] expects.
+    fn features(&self) -> &[String];
+    /// The class names; predictions index into this list.
+    fn classes(&self) -> &[String];
+    /// The input column holding true labels, if the model knows one (`predict` then reports the
+    /// accuracy when the input has that column).
+    fn target(&self) -> Option<&str> {
+        None
+    }
+    /// Predicts every row of `values`: `values.len() / features().len()` rows, row after row,
+    /// each with its features in the order of [`LoadedModel::features`]. Callers have checked
+    /// the length and that every value is finite.
+    fn predict(&self, values: &[f64]) -> anyhow::Result<Vec<Prediction>>;
+}
+
 /// Loads a pipeline's models and predicts with them.
 pub trait Predictor: Send + Sync {
-    /// Predicts for every row of the CSV file `input` with the model at `model` (a model
-    /// directory, or its model file).
-    fn predict(&self, model: &Path, input: &Path) -> anyhow::Result<Predictions>;
+    /// Loads the model at `model` (a model directory, or its model file).
+    fn load(&self, model: &Path) -> anyhow::Result<Box<dyn LoadedModel>>;
+
+    /// Predicts for every row of the CSV file `input` with the model at `model`.
+    fn predict(&self, model: &Path, input: &Path) -> anyhow::Result<Predictions> {
+        predict_csv(self.load(model)?.as_ref(), input)
+    }
+}
+
+/// Predicts every row of the CSV file `input` (with a header; feature columns are found by name,
+/// other columns are passed through) with `model`: the input columns plus a `prediction`
+/// column, and the accuracy when the input has the model's target column.
+pub fn predict_csv(model: &dyn LoadedModel, input: &Path) -> anyhow::Result<Predictions> {
+    use anyhow::Context as _;
+    let name = input.display().to_string();
+    let mut reader = csv::Reader::from_path(input).with_context(|| format!("opening {name}"))?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let features = model.features();
+    let columns: Vec<usize> = features
+        .iter()
+        .map(|feature| {
+            header.iter().position(|h| h == feature).with_context(|| {
+                format!("{name}: no column `{feature}` (the model's features are {features:?})")
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let label_column = model
+        .target()
+        .and_then(|target| header.iter().position(|h| h == target));
+    let mut rows = Vec::new();
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.with_context(|| format!("{name}: line {line}"))?;
+        for &c in &columns {
+            let text = record.get(c).unwrap_or_default();
+            let v: f64 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .with_context(|| {
+                    format!(
+                        "{name}: line {line}, column `{}`: `{text}` is not a finite number",
+                        header[c]
+                    )
+                })?;
+            values.push(v);
+        }
+        if let Some(c) = label_column {
+            labels.push(record.get(c).unwrap_or_default().to_string());
+        }
+        rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+    }
+    if rows.is_empty() {
+        anyhow::bail!("{name}: no rows to predict");
+    }
+    let predicted = model.predict(&values)?;
+    anyhow::ensure!(
+        predicted.len() == rows.len(),
+        "the model gave {} predictions for {} rows",
+        predicted.len(),
+        rows.len()
+    );
+    let classes = model.classes();
+    let mut correct = 0;
+    for (i, (row, prediction)) in rows.iter_mut().zip(&predicted).enumerate() {
+        let label = classes.get(prediction.class).with_context(|| {
+            format!(
+                "the model predicted class {} of {}",
+                prediction.class,
+                classes.len()
+            )
+        })?;
+        if labels.get(i) == Some(label) {
+            correct += 1;
+        }
+        row.push(label.clone());
+    }
+    let mut out_header = header;
+    out_header.push("prediction".to_string());
+    Ok(Predictions {
+        header: out_header,
+        accuracy: (!labels.is_empty()).then(|| correct as f64 / labels.len() as f64),
+        rows,
+    })
 }

@@ -13,6 +13,7 @@ mod predict;
 mod progress;
 mod repro;
 mod runs;
+mod serve;
 mod status;
 pub mod table;
 mod ui;
@@ -66,6 +67,8 @@ pub enum Command {
     Plots(plots::Command),
     /// Predict with a logged model: batch predictions for the rows of a CSV file.
     Predict(predict::Args),
+    /// Serve a logged model over HTTP with MLflow's scoring protocol (`POST /invocations`).
+    Serve(serve::Args),
     /// Experiments of the tracking store.
     #[command(subcommand)]
     Experiments(runs::ExperimentsCommand),
@@ -148,7 +151,7 @@ impl Printer {
 /// A pipeline binary: the pipeline, plus how to load its models for `predict`.
 pub struct App {
     pipeline: Pipeline,
-    predictor: Option<Box<dyn Predictor>>,
+    predictor: Option<std::sync::Arc<dyn Predictor>>,
 }
 
 impl App {
@@ -160,9 +163,9 @@ impl App {
         }
     }
 
-    /// Enables `predict` with models this predictor understands.
+    /// Enables `predict` and `serve` with models this predictor understands.
     pub fn predictor(mut self, predictor: impl Predictor + 'static) -> Self {
-        self.predictor = Some(Box::new(predictor));
+        self.predictor = Some(std::sync::Arc::new(predictor));
         self
     }
 
@@ -225,9 +228,8 @@ impl App {
             Command::Push { remote } => data::push(&session, remote.as_deref(), out),
             Command::Fetch { remote } => data::fetch(&session, remote.as_deref(), out),
             Command::Pull { remote } => data::pull(&session, remote.as_deref(), out),
-            Command::Predict(args) => {
-                predict::run(ws, tracking, self.predictor.as_deref(), args, out)
-            }
+            Command::Predict(args) => predict::run(ws, tracking, self.predictor, args, out),
+            Command::Serve(args) => serve::run(ws, tracking, self.predictor, args, out),
         }
     }
 

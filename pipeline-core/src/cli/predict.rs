@@ -2,12 +2,13 @@
 
 use super::Printer;
 use crate::predict::Predictor;
+use crate::serve::ModelSource;
 use crate::tracking::recorder::Target;
-use crate::tracking::ModelUri;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Arguments of `predict`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +28,7 @@ pub struct Args {
 pub fn run(
     ws: &Workspace,
     tracking: &Target,
-    predictor: Option<&dyn Predictor>,
+    predictor: Option<Arc<dyn Predictor>>,
     args: Args,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
@@ -35,7 +36,8 @@ pub fn run(
         bail!("this pipeline binary has no predictor: build it with `App::new(…).predictor(…)`");
     };
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let model = resolve(ws, tracking, &args.model, scratch.path())?;
+    let source = ModelSource::new(&args.model, ws.root(), tracking.clone(), predictor.clone())?;
+    let model = source.fetch(&source.designate()?, scratch.path())?;
     let input = ws.root().join(&args.input);
     let predictions = predictor.predict(&model, &input)?;
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -65,34 +67,4 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Makes the model named by `uri` a local path: downloads a `runs:/` or `models:/` model into
-/// `scratch`, or takes a local path as it is (relative to the workspace).
-fn resolve(
-    ws: &Workspace,
-    tracking: &Target,
-    uri: &str,
-    scratch: &Path,
-) -> anyhow::Result<PathBuf> {
-    if !uri.starts_with("runs:/") && !uri.starts_with("models:/") {
-        let path = ws.root().join(uri);
-        if path.exists() {
-            return Ok(path);
-        }
-        bail!("model `{uri}` not found (expected runs:/…, models:/… or a path)");
-    }
-    let store = tracking.open()?;
-    let source = match ModelUri::parse(uri)? {
-        ModelUri::Run { .. } => uri.to_string(),
-        _ => store.resolve_model_uri(uri)?.source,
-    };
-    let ModelUri::Run { run_id, path } = ModelUri::parse(&source)? else {
-        bail!("model `{uri}` points at `{source}`, which is not a runs:/ URI");
-    };
-    let dest = scratch.join("model");
-    store
-        .download_artifact(&run_id, &path, &dest)
-        .with_context(|| format!("downloading {source}"))?;
-    Ok(dest)
 }

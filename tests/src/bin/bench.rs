@@ -36,6 +36,9 @@ fn main() -> anyhow::Result<()> {
     if want("data-small") {
         data_small(&bins.fixture)?;
     }
+    if want("serve") {
+        serve::run(&bins.iris)?;
+    }
     Ok(())
 }
 
@@ -457,4 +460,303 @@ fn cpu_time_of_children() -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(13) + ticks(14)) / 100.0
+}
+
+/// `serve` against `mlflow models serve --env-manager local`: requests per second and p50/p99
+/// latency of 1-row and 100-row `dataframe_split` requests from 8 concurrent keep-alive clients on
+/// loopback. The peer serves a scikit-learn forest (100 trees, max depth 10) trained on the same
+/// Iris split, from the venv in `MLFLOW_VENV` (default `/root/.cache/pipeline-ci/mlflow-venv`);
+/// without it only our figures are printed.
+mod serve {
+    use super::report;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const CLIENTS: usize = 8;
+
+    /// One keep-alive HTTP/1.1 connection.
+    struct Conn {
+        stream: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Conn {
+        fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+            let stream = TcpStream::connect(addr)?;
+            stream.set_nodelay(true)?;
+            Ok(Conn {
+                stream,
+                buf: Vec::new(),
+            })
+        }
+
+        /// POSTs `body` to `/invocations`; the status and the answer.
+        fn post(&mut self, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+            let head = format!(
+                "POST /invocations HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            self.stream.write_all(head.as_bytes())?;
+            self.stream.write_all(body)?;
+            let mut chunk = [0u8; 16384];
+            let header_end = loop {
+                if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                let n = self.stream.read(&mut chunk)?;
+                anyhow::ensure!(n > 0, "the server closed the connection");
+                self.buf.extend_from_slice(&chunk[..n]);
+            };
+            let head = String::from_utf8_lossy(&self.buf[..header_end]).to_ascii_lowercase();
+            let status: u16 = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("no status in {head}"))?;
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("no content-length in {head}"))?;
+            while self.buf.len() < header_end + length {
+                let n = self.stream.read(&mut chunk)?;
+                anyhow::ensure!(n > 0, "the server closed the connection");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+            let answer = self.buf[header_end..header_end + length].to_vec();
+            self.buf.drain(..header_end + length);
+            Ok((status, answer))
+        }
+    }
+
+    /// Throughput and latency percentiles of one load.
+    struct Load {
+        per_second: f64,
+        p50: Duration,
+        p99: Duration,
+    }
+
+    /// `per_client` requests of `body` from each of 8 clients (after 10 unmeasured ones each);
+    /// every answer must be a 200 with `rows` predictions.
+    fn load(addr: SocketAddr, body: &str, rows: usize, per_client: usize) -> anyhow::Result<Load> {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS + 1));
+        let threads: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (barrier, body) = (barrier.clone(), body.to_string());
+                std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
+                    let mut conn = Conn::open(addr)?;
+                    let check = |(status, answer): (u16, Vec<u8>)| -> anyhow::Result<()> {
+                        anyhow::ensure!(
+                            status == 200,
+                            "status {status}: {}",
+                            String::from_utf8_lossy(&answer)
+                        );
+                        let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+                        let n = answer["predictions"].as_array().map_or(0, Vec::len);
+                        anyhow::ensure!(n == rows, "{n} predictions for {rows} rows");
+                        Ok(())
+                    };
+                    for _ in 0..10 {
+                        check(conn.post(body.as_bytes())?)?;
+                    }
+                    barrier.wait();
+                    let mut latencies = Vec::with_capacity(per_client);
+                    for _ in 0..per_client {
+                        let start = Instant::now();
+                        let answer = conn.post(body.as_bytes())?;
+                        latencies.push(start.elapsed());
+                        check(answer)?;
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let mut latencies = Vec::new();
+        for thread in threads {
+            latencies.extend(
+                thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a client panicked"))??,
+            );
+        }
+        let took = start.elapsed();
+        latencies.sort();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        Ok(Load {
+            per_second: latencies.len() as f64 / took.as_secs_f64(),
+            p50: at(0.5),
+            p99: at(0.99),
+        })
+    }
+
+    /// Kills a server started in its own process group, with its children.
+    struct Server(Child);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.0.id())])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn spawn(command: &mut Command) -> anyhow::Result<Server> {
+        use std::os::unix::process::CommandExt as _;
+        Ok(Server(command.process_group(0).spawn()?))
+    }
+
+    pub fn run(iris: &Path) -> anyhow::Result<()> {
+        let ws = tempfile::tempdir()?;
+        std::fs::copy("params.toml", ws.path().join("params.toml"))?;
+        let status = Command::new(iris)
+            .arg("-C")
+            .arg(ws.path())
+            .arg("repro")
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "repro failed");
+        let metadata: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            ws.path().join("models/metadata.json"),
+        )?)?;
+        let uri = metadata["model_uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let test = std::fs::read_to_string(ws.path().join("data/processed/test.csv"))?;
+        let rows: Vec<Vec<f64>> = test
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .take(4)
+                    .map(|v| v.parse().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
+        let body = |n: usize| {
+            let data: Vec<&Vec<f64>> = rows.iter().cycle().take(n).collect();
+            serde_json::json!({"dataframe_split": {
+                "columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+                "data": data,
+            }})
+            .to_string()
+        };
+        let (one, hundred) = (body(1), body(100));
+
+        let mut ours = spawn(
+            Command::new(iris)
+                .arg("-C")
+                .arg(ws.path())
+                .args(["serve", "--model", &uri, "--port", "0"])
+                .stdout(Stdio::piped()),
+        )?;
+        let mut line = String::new();
+        BufReader::new(ours.0.stdout.take().expect("piped")).read_line(&mut line)?;
+        let addr: SocketAddr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?
+            .parse()?;
+        let our_one = load(addr, &one, 1, 3000)?;
+        let our_hundred = load(addr, &hundred, 100, 1000)?;
+        drop(ours);
+        let show = |name: &str, l: &Load| {
+            report(
+                name,
+                format!(
+                    "{:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+                    l.per_second,
+                    l.p50.as_secs_f64() * 1e3,
+                    l.p99.as_secs_f64() * 1e3
+                ),
+            )
+        };
+        show("serve: 1-row requests, 8 clients", &our_one);
+        show("serve: 100-row requests, 8 clients", &our_hundred);
+
+        let venv = std::env::var("MLFLOW_VENV")
+            .unwrap_or_else(|_| "/root/.cache/pipeline-ci/mlflow-venv".into());
+        let python = Path::new(&venv).join("bin/python");
+        if !python.exists() {
+            println!("serve: no MLflow venv at {venv}: the peer was not measured");
+            return Ok(());
+        }
+        let model = ws.path().join("sklearn-model");
+        let script = "import sys, pandas as pd, mlflow.sklearn\n\
+            from sklearn.ensemble import RandomForestClassifier\n\
+            train = pd.read_csv(sys.argv[1])\n\
+            features = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']\n\
+            forest = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=42)\n\
+            forest.fit(train[features], train['species'])\n\
+            mlflow.sklearn.save_model(forest, sys.argv[2], skops_trusted_types=['sklearn.tree._tree.Tree'])\n";
+        let status = Command::new(&python)
+            .args(["-c", script])
+            .arg(ws.path().join("data/processed/train.csv"))
+            .arg(&model)
+            .output()?;
+        anyhow::ensure!(
+            status.status.success(),
+            "training the scikit-learn forest failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let _peer = spawn(
+            Command::new(Path::new(&venv).join("bin/mlflow"))
+                .args([
+                    "models",
+                    "serve",
+                    "--env-manager",
+                    "local",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                ])
+                .arg(port.to_string())
+                .arg("-m")
+                .arg(&model)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut up = false;
+        for _ in 0..600 {
+            if let Ok(mut conn) = Conn::open(addr) {
+                if conn.post(one.as_bytes()).is_ok_and(|(s, _)| s == 200) {
+                    up = true;
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if !up {
+            println!("serve: mlflow models serve did not answer within 2 minutes: the peer was not measured");
+            return Ok(());
+        }
+        let peer_one = load(addr, &one, 1, 50)?;
+        let peer_hundred = load(addr, &hundred, 100, 50)?;
+        show("mlflow models serve: 1-row requests, 8 clients", &peer_one);
+        show(
+            "mlflow models serve: 100-row requests, 8 clients",
+            &peer_hundred,
+        );
+        report(
+            "serve / mlflow throughput, 1-row",
+            format!("{:.0}x", our_one.per_second / peer_one.per_second),
+        );
+        report(
+            "serve / mlflow throughput, 100-row",
+            format!("{:.0}x", our_hundred.per_second / peer_hundred.per_second),
+        );
+        Ok(())
+    }
 }

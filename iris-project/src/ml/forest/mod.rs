@@ -97,6 +97,39 @@ impl RandomForest {
     /// lowest class index, so predictions are deterministic. Errors if the
     /// column count differs from training or a value is not finite.
     pub fn predict(&self, features: ArrayView2<f64>) -> Result<Vec<usize>, MlError> {
+        self.check_features(features)?;
+        let mut votes = vec![0usize; self.class_names.len()];
+        let predictions = features
+            .axis_iter(Axis(0))
+            .map(|row| vote::vote(&self.trees, row, &mut votes))
+            .collect();
+        Ok(predictions)
+    }
+
+    /// Predicts every row of `features` as [`RandomForest::predict`] does, with the fraction
+    /// of trees voting for each class (in the order of [`RandomForest::class_names`]) as the
+    /// class probabilities. The predicted class is the one with most votes (ties to the lowest
+    /// index), so it always has the highest fraction.
+    pub fn predict_proba(
+        &self,
+        features: ArrayView2<f64>,
+    ) -> Result<Vec<(usize, Vec<f64>)>, MlError> {
+        self.check_features(features)?;
+        let n_trees = self.trees.len().max(1) as f64;
+        let mut votes = vec![0usize; self.class_names.len()];
+        let predictions = features
+            .axis_iter(Axis(0))
+            .map(|row| {
+                let class = vote::vote(&self.trees, row, &mut votes);
+                let fractions = votes.iter().map(|&v| v as f64 / n_trees).collect();
+                (class, fractions)
+            })
+            .collect();
+        Ok(predictions)
+    }
+
+    /// The column count matches training and every value is finite.
+    fn check_features(&self, features: ArrayView2<f64>) -> Result<(), MlError> {
         if features.ncols() != self.feature_names.len() {
             return Err(MlError::FeatureCountMismatch {
                 expected: self.feature_names.len(),
@@ -113,12 +146,7 @@ impl RandomForest {
                 value,
             });
         }
-        let mut votes = vec![0usize; self.class_names.len()];
-        let predictions = features
-            .axis_iter(Axis(0))
-            .map(|row| vote::vote(&self.trees, row, &mut votes))
-            .collect();
-        Ok(predictions)
+        Ok(())
     }
 
     /// The parameters the forest was trained with.
