@@ -490,3 +490,63 @@ fn each_stage_run_records_the_data_it_read_as_dataset_inputs() {
         "{shown}"
     );
 }
+
+/// A model logged and registered from Python with MLflow's own client: its version's source is
+/// the resolved `mlflow-artifacts:/…` URI MLflow 3 stores, and `predict` loads it all the same.
+#[test]
+#[ignore = "needs MLFLOW_TEST_URI and MLFLOW_VENV"]
+fn a_model_registered_from_python_predicts_here() {
+    let uri = std::env::var("MLFLOW_TEST_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("MLFLOW_TEST_URI must name an MLflow server (scripts/mlflow-server.sh start)");
+    let venv = std::env::var("MLFLOW_VENV").expect("MLFLOW_VENV must name the venv with mlflow");
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let name = format!("py-iris-{}", std::process::id());
+    let script = format!(
+        "import mlflow\n\
+         mlflow.set_tracking_uri({uri:?})\n\
+         import os, shutil\n\
+         os.makedirs('py-model', exist_ok=True)\n\
+         shutil.copy('models/model.json', 'py-model/model.json')\n\
+         open('py-model/MLmodel', 'w').write('model_file: model.json\\n')\n\
+         with mlflow.start_run() as run:\n    mlflow.log_artifacts('py-model', artifact_path='model')\n\
+         v = mlflow.register_model(f'runs:/{{run.info.run_id}}/model', {name:?})\n\
+         print(v.version, v.source)\n"
+    );
+    let out = std::process::Command::new(format!("{venv}/bin/python"))
+        .arg("-c")
+        .arg(&script)
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = printed.trim().lines().last().unwrap_or_default();
+    let (version, source) = last.split_once(' ').unwrap();
+    assert!(source.starts_with("mlflow-artifacts:"), "{printed}");
+    let model = format!("models:/{name}/{version}");
+    let out = run(
+        &ws,
+        &[
+            "--tracking-uri",
+            &uri,
+            "predict",
+            "--model",
+            &model,
+            "--input",
+            "data/processed/test.csv",
+            "--output",
+            "p.csv",
+        ],
+    );
+    assert!(
+        out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
+        "{out}"
+    );
+}

@@ -128,9 +128,12 @@ impl ModelSource {
         if !is_store_uri(&self.uri) {
             return Ok(PathBuf::from(&designation.source));
         }
-        let ModelUri::Run { run_id, path } = ModelUri::parse(&designation.source)? else {
+        // `runs:/…`, or the `mlflow-artifacts:/<exp>/<run>/artifacts/…` a Python-registered
+        // version carries.
+        let Some((run_id, path)) = crate::tracking::run_artifact_of_source(&designation.source)
+        else {
             bail!(
-                "model `{}` points at `{}`, which is not a runs:/ URI",
+                "model `{}` points at `{}`, which names no run's artifact (runs:/… or mlflow-artifacts:/…/<run>/artifacts/…)",
                 self.uri,
                 designation.source
             );
