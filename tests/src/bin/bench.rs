@@ -724,6 +724,14 @@ mod serve {
                 .arg(port.to_string())
                 .arg("-m")
                 .arg(&model)
+                // The server it starts (uvicorn) is found on PATH: the venv's own bin.
+                .env(
+                    "PATH",
+                    format!(
+                        "{venv}/bin:{}",
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         )?;
