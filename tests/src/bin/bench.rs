@@ -727,10 +727,7 @@ mod serve {
                 // The server it starts (uvicorn) is found on PATH: the venv's own bin.
                 .env(
                     "PATH",
-                    format!(
-                        "{venv}/bin:{}",
-                        std::env::var("PATH").unwrap_or_default()
-                    ),
+                    format!("{venv}/bin:{}", std::env::var("PATH").unwrap_or_default()),
                 )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
