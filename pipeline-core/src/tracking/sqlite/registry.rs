@@ -393,33 +393,57 @@ pub(super) fn delete_model_alias(store: &SqliteStore, name: &str, alias: &str) -
     commit(tx, &ctx)
 }
 
+/// Runs `model_sql` on a registered model (parameters: its name, then `extra`) or, with a
+/// version, `version_sql` on that version (name, version, then `extra`), once it is known to
+/// exist, in one write transaction.
+fn write_model_or_version(
+    store: &SqliteStore,
+    ctx: &str,
+    name: &str,
+    version: Option<u64>,
+    (model_sql, version_sql): (&str, &str),
+    extra: &[&dyn rusqlite::ToSql],
+) -> Result<()> {
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, ctx)?;
+    let v = match version {
+        None => {
+            require_model(&tx, name)?;
+            None
+        }
+        Some(v) => {
+            model_version_conn(&tx, name, v)?;
+            Some(version_i64(name, v)?)
+        }
+    };
+    let mut bound: Vec<&dyn rusqlite::ToSql> = vec![&name];
+    if let Some(v) = &v {
+        bound.push(v);
+    }
+    bound.extend_from_slice(extra);
+    let sql = if v.is_some() { version_sql } else { model_sql };
+    tx.execute(sql, rusqlite::params_from_iter(bound))
+        .map_err(|e| db_err(ctx.to_string(), e))?;
+    commit(tx, ctx)
+}
+
 pub(super) fn set_model_description(
     store: &SqliteStore,
     name: &str,
     version: Option<u64>,
     text: &str,
 ) -> Result<()> {
-    let ctx = format!("describing model '{name}'");
-    let mut conn = store.lock();
-    let tx = immediate(&mut conn, &ctx)?;
-    match version {
-        None => {
-            require_model(&tx, name)?;
-            tx.execute(
-                "UPDATE registered_models SET description = ?2 WHERE name = ?1",
-                params![name, text],
-            )
-        }
-        Some(v) => {
-            model_version_conn(&tx, name, v)?;
-            tx.execute(
-                "UPDATE model_versions SET description = ?3 WHERE name = ?1 AND version = ?2",
-                params![name, version_i64(name, v)?, text],
-            )
-        }
-    }
-    .map_err(|e| db_err(ctx.clone(), e))?;
-    commit(tx, &ctx)
+    write_model_or_version(
+        store,
+        &format!("describing model '{name}'"),
+        name,
+        version,
+        (
+            "UPDATE registered_models SET description = ?2 WHERE name = ?1",
+            "UPDATE model_versions SET description = ?3 WHERE name = ?1 AND version = ?2",
+        ),
+        &[&text],
+    )
 }
 
 pub(super) fn set_model_tag(
@@ -429,29 +453,19 @@ pub(super) fn set_model_tag(
     tag: &Tag,
 ) -> Result<()> {
     validate_tag(tag)?;
-    let ctx = format!("tagging model '{name}'");
-    let mut conn = store.lock();
-    let tx = immediate(&mut conn, &ctx)?;
-    match version {
-        None => {
-            require_model(&tx, name)?;
-            tx.execute(
-                "INSERT INTO registered_model_tags (name, key, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(name, key) DO UPDATE SET value = excluded.value",
-                params![name, tag.key, tag.value],
-            )
-        }
-        Some(v) => {
-            model_version_conn(&tx, name, v)?;
-            tx.execute(
-                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value",
-                params![name, version_i64(name, v)?, tag.key, tag.value],
-            )
-        }
-    }
-    .map_err(|e| db_err(ctx.clone(), e))?;
-    commit(tx, &ctx)
+    write_model_or_version(
+        store,
+        &format!("tagging model '{name}'"),
+        name,
+        version,
+        (
+            "INSERT INTO registered_model_tags (name, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(name, key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO model_version_tags (name, version, key, value) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value",
+        ),
+        &[&tag.key, &tag.value],
+    )
 }
 
 pub(super) fn delete_model_tag(
@@ -460,25 +474,15 @@ pub(super) fn delete_model_tag(
     version: Option<u64>,
     key: &str,
 ) -> Result<()> {
-    let ctx = format!("removing tag '{key}' of model '{name}'");
-    let mut conn = store.lock();
-    let tx = immediate(&mut conn, &ctx)?;
-    match version {
-        None => {
-            require_model(&tx, name)?;
-            tx.execute(
-                "DELETE FROM registered_model_tags WHERE name = ?1 AND key = ?2",
-                params![name, key],
-            )
-        }
-        Some(v) => {
-            model_version_conn(&tx, name, v)?;
-            tx.execute(
-                "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2 AND key = ?3",
-                params![name, version_i64(name, v)?, key],
-            )
-        }
-    }
-    .map_err(|e| db_err(ctx.clone(), e))?;
-    commit(tx, &ctx)
+    write_model_or_version(
+        store,
+        &format!("removing tag '{key}' of model '{name}'"),
+        name,
+        version,
+        (
+            "DELETE FROM registered_model_tags WHERE name = ?1 AND key = ?2",
+            "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2 AND key = ?3",
+        ),
+        &[&key],
+    )
 }
