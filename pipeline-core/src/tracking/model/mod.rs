@@ -19,8 +19,9 @@ use super::error::{Result, TrackingError};
 mod validate;
 
 pub use self::validate::{
-    normalize_artifact_path, validate_alias, validate_batch, validate_experiment_name,
-    validate_key, validate_metric, validate_model_name, validate_param, validate_tag,
+    artifact_file_path, normalize_artifact_path, validate_alias, validate_batch,
+    validate_experiment_name, validate_key, validate_metric, validate_model_name, validate_param,
+    validate_tag,
 };
 
 /// Longest param, metric or tag key MLflow accepts.

@@ -102,6 +102,19 @@ pub fn validate_batch(
     Ok(())
 }
 
+/// An artifact path that names a file: normalised as [`normalize_artifact_path`] does, and not
+/// the root itself.
+pub fn artifact_file_path(path: &str) -> Result<String> {
+    let normalized = normalize_artifact_path(path)?;
+    if normalized.is_empty() {
+        return Err(TrackingError::InvalidArtifactPath {
+            path: path.to_string(),
+            reason: "must name a file inside the run's artifact root".into(),
+        });
+    }
+    Ok(normalized)
+}
+
 /// Normalises an artifact path (inside a run's artifact root) to
 /// `seg/seg/...` form, rejecting absolute paths, `..`, and backslashes so no
 /// path can escape the root. `.` segments, repeated and trailing slashes are

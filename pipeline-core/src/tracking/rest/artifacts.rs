@@ -12,7 +12,7 @@ use super::wire::has_more;
 use super::wire::ListArtifactsResp;
 use super::RestStore;
 use crate::tracking::error::{Result, TrackingError};
-use crate::tracking::model::{normalize_artifact_path, FileInfo, RunInfo};
+use crate::tracking::model::{artifact_file_path, normalize_artifact_path, FileInfo, RunInfo};
 use crate::tracking::store::TrackingStore;
 
 /// Percent-encodes each `/`-separated segment of a path for use in a URL.
@@ -138,13 +138,7 @@ pub(super) fn log_artifact(
     local_file: &Path,
     artifact_path: &str,
 ) -> Result<()> {
-    let path = normalize_artifact_path(artifact_path)?;
-    if path.is_empty() {
-        return Err(TrackingError::InvalidArtifactPath {
-            path: artifact_path.to_string(),
-            reason: "must name a file inside the run's artifact root".into(),
-        });
-    }
+    let path = artifact_file_path(artifact_path)?;
     let file = fs::File::open(local_file).map_err(|e| TrackingError::io(local_file, e))?;
     let url = format!("{}/{}", store.artifact_base(run_id)?, encode_path(&path));
     let endpoint = format!("PUT mlflow-artifacts {path} of run {run_id}");

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection};
 use super::artifacts::{copy_object_verified, store_object};
 use super::{commit, db_err, immediate, run_pk, SqliteStore};
 use crate::tracking::error::{Result, TrackingError};
-use crate::tracking::model::{normalize_artifact_path, FileInfo};
+use crate::tracking::model::{artifact_file_path, normalize_artifact_path, FileInfo};
 
 /// Rows `(path, hash, size)` of a run's artifacts at or under `path`.
 fn artifact_rows(conn: &Connection, pk: i64, path: &str) -> Result<Vec<(String, String, u64)>> {
@@ -57,13 +57,7 @@ pub(super) fn log_artifact(
     local_file: &Path,
     artifact_path: &str,
 ) -> Result<()> {
-    let path = normalize_artifact_path(artifact_path)?;
-    if path.is_empty() {
-        return Err(TrackingError::InvalidArtifactPath {
-            path: artifact_path.to_string(),
-            reason: "must name a file inside the run's artifact root".into(),
-        });
-    }
+    let path = artifact_file_path(artifact_path)?;
     if !local_file.is_file() {
         return Err(TrackingError::io(
             local_file,
