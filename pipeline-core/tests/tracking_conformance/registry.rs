@@ -1,19 +1,25 @@
 //! The model registry: models, numbered versions, aliases, `models:/` URIs.
 
-use pipeline_core::tracking::{TrackingError, TrackingStore};
+use pipeline_core::tracking::{RunInfo, TrackingError, TrackingStore};
 
 use super::{experiment, unique};
 
-pub fn model_registry(store: &dyn TrackingStore) {
-    let exp = experiment(store, "registry");
+/// A run that has a `model/` artifact: a server checks that a version's source is something
+/// the run has.
+fn run_with_model(store: &dyn TrackingStore, case: &str) -> RunInfo {
+    let exp = experiment(store, case);
     let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
-    // A server checks that a version's source is something the run has.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("model.json");
     std::fs::write(&file, b"{}").unwrap();
     store
         .log_artifact(&run.run_id, &file, "model/model.json")
         .unwrap();
+    run
+}
+
+pub fn model_registry(store: &dyn TrackingStore) {
+    let run = run_with_model(store, "registry");
     let name = unique("iris");
     let rm = store.create_registered_model(&name).unwrap();
     assert_eq!(rm.name, name);
@@ -90,14 +96,7 @@ pub fn model_registry(store: &dyn TrackingStore) {
 }
 
 pub fn deleted_versions_leave_gaps_and_numbers_are_not_reused(store: &dyn TrackingStore) {
-    let exp = experiment(store, "registry-gaps");
-    let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("model.json");
-    std::fs::write(&file, b"{}").unwrap();
-    store
-        .log_artifact(&run.run_id, &file, "model/model.json")
-        .unwrap();
+    let run = run_with_model(store, "registry-gaps");
     let name = unique("gaps");
     store.create_registered_model(&name).unwrap();
     let source = format!("runs:/{}/model", run.run_id);
@@ -147,14 +146,7 @@ pub fn deleted_versions_leave_gaps_and_numbers_are_not_reused(store: &dyn Tracki
 
 pub fn models_and_versions_carry_descriptions_and_tags(store: &dyn TrackingStore) {
     use pipeline_core::tracking::Tag;
-    let exp = experiment(store, "registry-notes");
-    let run = store.create_run(&exp, "r", None, &[], 0).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("model.json");
-    std::fs::write(&file, b"{}").unwrap();
-    store
-        .log_artifact(&run.run_id, &file, "model/model.json")
-        .unwrap();
+    let run = run_with_model(store, "registry-notes");
     let name = unique("notes");
     store.create_registered_model(&name).unwrap();
     let source = format!("runs:/{}/model", run.run_id);
