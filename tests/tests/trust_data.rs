@@ -184,7 +184,7 @@ fn case5_remote_records_and_objects_are_verified() {
         &b,
         &["remote", "add", "shared", remote_dir.to_str().unwrap()],
     );
-    let e = err(&b, &["fetch"]);
+    let e = err(&b, &["fetch", "--run-cache"]);
     assert!(e.contains("escaped.txt") && e.contains("skipped"), "{e}");
     assert!(
         e.contains(&format!("object {numbers_hash}")) && e.contains("corrupt"),

@@ -133,36 +133,38 @@ impl ContentStore {
         self.write_reader(input)
     }
 
-    /// Copies the file at `src`, which claims to be object `expected` (another store's), into
-    /// this store only if its content hashes to that: a corrupt source never enters. Returns the
-    /// size copied.
-    pub fn write_verified(&self, src: &Path, expected: &str) -> Result<u64, CasError> {
-        Self::checked(expected, &src.display().to_string())?;
-        let input = File::open(src).map_err(io_err(src))?;
+    /// A temp file inside the store, for an object arriving from a remote: once written and
+    /// hashed, [`admit`](Self::admit) renames it into place.
+    pub(crate) fn incoming(&self) -> Result<tempfile::NamedTempFile, CasError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
-        let mut tmp = tempfile::Builder::new()
+        tempfile::Builder::new()
             .prefix(TMP_PREFIX)
+            .permissions(atomic::default_permissions())
             .tempfile_in(&self.dir)
-            .map_err(io_err(&self.dir))?;
-        let (actual, size) = hash::copy(input, tmp.as_file_mut()).map_err(io_err(src))?;
+            .map_err(io_err(&self.dir))
+    }
+
+    /// Puts an arrived object in place as `expected`, only if its content hashed to that
+    /// (`actual`); a mismatch is [`CasError::Corrupt`] and the temp file goes. Not synced: a
+    /// transfer syncs the filesystem once when it ends.
+    pub(crate) fn admit(
+        &self,
+        tmp: tempfile::NamedTempFile,
+        expected: &str,
+        actual: &str,
+    ) -> Result<(), CasError> {
+        Self::checked(expected, "an arriving object")?;
         if actual != expected {
             return Err(CasError::Corrupt {
-                object: src.to_path_buf(),
+                object: tmp.path().to_path_buf(),
                 path: format!("object {expected}"),
-                actual,
+                actual: actual.to_string(),
             });
         }
         let object = self.object_path(expected);
-        if object.is_file() {
-            return Ok(size);
-        }
-        tmp.as_file().sync_all().map_err(io_err(&object))?;
-        let parent = atomic::parent_dir(&object)
-            .map_err(io_err(&object))?
-            .to_path_buf();
+        atomic::parent_dir(&object).map_err(io_err(&object))?;
         tmp.persist(&object).map_err(|e| io_err(&object)(e.error))?;
-        atomic::sync_dir(&parent);
-        Ok(size)
+        Ok(())
     }
 
     /// Stores bytes already in memory, returning their hash.

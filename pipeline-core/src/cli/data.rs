@@ -1,7 +1,7 @@
 //! `add`, `checkout`, `gc`, `remote`, `push`, `fetch`, `pull`: data versioning and sharing.
 
 use super::{waiting, Printer};
-use crate::data::remote::{self, Transfer};
+use crate::data::remote::{self, ConfigFile, Transfer, TransferOptions};
 use crate::data::{self};
 use crate::session::{CheckoutReport, Session};
 use crate::workspace::Workspace;
@@ -12,7 +12,10 @@ use std::process::ExitCode;
 /// `remote` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum RemoteCommand {
-    /// Add a remote: a directory (local path, mounted share, file://…).
+    /// Add a remote: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, azure://CONTAINER/PREFIX (or
+    /// az://), a directory or file://DIR. Credentials and endpoints come from each cloud's
+    /// environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, AWS_REGION,
+    /// GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_NAME, …) or `remote modify`.
     Add {
         /// Its name.
         name: String,
@@ -22,13 +25,65 @@ pub enum RemoteCommand {
         #[arg(short, long)]
         default: bool,
     },
+    /// Set an option of a remote (endpoint, region, allow_http, access_key_id, account_name,
+    /// use_emulator, …). Credentials are written to .pipeline/config.local.toml, never to the
+    /// committed .pipeline/config.toml.
+    Modify {
+        /// The remote.
+        name: String,
+        /// The option.
+        key: String,
+        /// Its value (omit with --unset).
+        #[arg(required_unless_present = "unset")]
+        value: Option<String>,
+        /// Remove the option.
+        #[arg(long, conflicts_with = "value")]
+        unset: bool,
+        /// Write to the local, uncommitted file even if the option is not a credential.
+        #[arg(long)]
+        local: bool,
+    },
     /// List remotes.
-    List,
+    List {
+        /// Also say whether each answers (one request each).
+        #[arg(long)]
+        check: bool,
+    },
     /// Forget a remote.
     Remove {
         /// Its name.
         name: String,
     },
+}
+
+/// What `push`, `fetch` and `pull` take.
+#[derive(Debug, clap::Args)]
+pub struct TransferArgs {
+    /// Only these stages (their outputs and run records) or paths (what is versioned at or
+    /// under them).
+    pub targets: Vec<String>,
+    /// The remote (default: the default remote).
+    #[arg(short, long)]
+    pub remote: Option<String>,
+    /// Requests in flight at once (default: 32 for object storage, 4 for a directory).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// `fetch`/`pull`: also the outputs of every run record of the remote, not only what the
+    /// lock file and pointers use (`push` always sends them).
+    #[arg(long)]
+    pub run_cache: bool,
+}
+
+impl TransferArgs {
+    /// The session's options.
+    pub fn options(&self) -> TransferOptions {
+        TransferOptions {
+            remote: self.remote.clone(),
+            jobs: self.jobs.map(usize::from),
+            run_cache: self.run_cache,
+            targets: self.targets.clone(),
+        }
+    }
 }
 
 /// `add PATH…`.
@@ -122,12 +177,48 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
             remote::add(ws, &name, &url, default)?;
             out.line(format!("Remote `{name}` → {url}"));
         }
-        RemoteCommand::List => {
-            for (name, url, is_default) in remote::list(ws)? {
-                out.line(format!(
-                    "{name}\t{url}{}",
-                    if is_default { "\t(default)" } else { "" }
-                ));
+        RemoteCommand::Modify {
+            name,
+            key,
+            value,
+            unset: _,
+            local,
+        } => {
+            let file = remote::modify(ws, &name, &key, value.as_deref(), local)?;
+            let where_ = match file {
+                ConfigFile::Shared => ".pipeline/config.toml",
+                ConfigFile::Local => ".pipeline/config.local.toml (not committed)",
+            };
+            match value {
+                Some(_) => out.line(format!("Remote `{name}`: {key} set in {where_}")),
+                None => out.line(format!("Remote `{name}`: {key} unset")),
+            }
+        }
+        RemoteCommand::List { check } => {
+            let mut failed = 0;
+            for info in remote::list(ws)? {
+                let mut line = format!(
+                    "{}\t{}{}",
+                    info.name,
+                    info.url,
+                    if info.default { "\t(default)" } else { "" }
+                );
+                for (key, value) in &info.options {
+                    line.push_str(&format!("\t{key}={value}"));
+                }
+                if check {
+                    match remote::check(ws, &info.name) {
+                        Ok(()) => line.push_str("\treachable"),
+                        Err(e) => {
+                            failed += 1;
+                            line.push_str(&format!("\tunreachable: {e}"));
+                        }
+                    }
+                }
+                out.line(line);
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} remote(s) did not answer");
             }
         }
         RemoteCommand::Remove { name } => {
@@ -140,10 +231,22 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
 
 /// Prints what a transfer moved; what it skipped makes the command fail, once the rest is done.
 fn show_transfer(verb: &str, done: &Transfer, out: &Printer) -> anyhow::Result<()> {
-    out.line(format!(
-        "{verb}: {} object(s) copied, {} already there, {} run record(s); remote `{}`",
-        done.objects, done.present, done.runs, done.remote
-    ));
+    let mut line = format!(
+        "{verb}: {} object(s) copied ({}), {} already there, {} run record(s), {} tracking run(s); remote `{}`",
+        done.objects,
+        indicatif::HumanBytes(done.bytes),
+        done.present,
+        done.runs,
+        done.tracking_runs,
+        done.remote
+    );
+    if done.missing > 0 {
+        line.push_str(&format!(
+            "; {} object(s) missing on the sending side",
+            done.missing
+        ));
+    }
+    out.line(line);
     if !done.problems.is_empty() {
         anyhow::bail!(
             "{verb}: {} item(s) skipped, everything else was transferred:\n  {}",
@@ -155,24 +258,38 @@ fn show_transfer(verb: &str, done: &Transfer, out: &Printer) -> anyhow::Result<(
 }
 
 /// `push`.
-pub fn push(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
-    let done = session.push(remote).context("push failed")?;
+pub fn push(
+    session: &Session,
+    options: &TransferOptions,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let done = session.push(options).context("push failed")?;
     show_transfer("push", &done, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `fetch`.
-pub fn fetch(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub fn fetch(
+    session: &Session,
+    options: &TransferOptions,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
     let done = session
-        .fetch(remote, &waiting(out))
+        .fetch(options, &waiting(out))
         .context("fetch failed")?;
     show_transfer("fetch", &done, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `pull`: fetch, then checkout.
-pub fn pull(session: &Session, remote: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
-    let (done, report) = session.pull(remote, &waiting(out)).context("pull failed")?;
+pub fn pull(
+    session: &Session,
+    options: &TransferOptions,
+    out: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let (done, report) = session
+        .pull(options, &waiting(out))
+        .context("pull failed")?;
     let shown = show_checkout(&report, out);
     show_transfer("pull", &done, out)?;
     shown

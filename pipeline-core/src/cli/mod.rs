@@ -107,24 +107,13 @@ pub enum Command {
     /// Remotes to share the cache with.
     #[command(subcommand)]
     Remote(data::RemoteCommand),
-    /// Send versioned data, outputs and run records to a remote.
-    Push {
-        /// The remote (default: the default remote).
-        #[arg(short, long)]
-        remote: Option<String>,
-    },
-    /// Bring versioned data, outputs and run records from a remote into the cache.
-    Fetch {
-        /// The remote (default: the default remote).
-        #[arg(short, long)]
-        remote: Option<String>,
-    },
+    /// Send versioned data, stage outputs, run records and tracking runs to a remote: only what
+    /// it lacks.
+    Push(data::TransferArgs),
+    /// Bring versioned data, run records and tracking runs from a remote into the cache.
+    Fetch(data::TransferArgs),
     /// `fetch`, then `checkout`.
-    Pull {
-        /// The remote (default: the default remote).
-        #[arg(short, long)]
-        remote: Option<String>,
-    },
+    Pull(data::TransferArgs),
 }
 
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
@@ -225,9 +214,9 @@ impl App {
             Command::Checkout { paths } => data::checkout(&session, &start, &paths, out),
             Command::Gc { workspace, dry } => data::collect(&session, workspace, dry, out),
             Command::Remote(command) => data::remotes(ws, command, out),
-            Command::Push { remote } => data::push(&session, remote.as_deref(), out),
-            Command::Fetch { remote } => data::fetch(&session, remote.as_deref(), out),
-            Command::Pull { remote } => data::pull(&session, remote.as_deref(), out),
+            Command::Push(args) => data::push(&session, &args.options(), out),
+            Command::Fetch(args) => data::fetch(&session, &args.options(), out),
+            Command::Pull(args) => data::pull(&session, &args.options(), out),
             Command::Predict(args) => predict::run(ws, tracking, self.predictor, args, out),
             Command::Serve(args) => serve::run(ws, tracking, self.predictor, args, out),
         }

@@ -26,6 +26,12 @@ pub struct Args {
     /// The named stages and everything that depends on them.
     #[arg(long)]
     pub downstream: bool,
+    /// Do not look up stale stages in the default remote's run cache.
+    #[arg(long)]
+    pub no_remote: bool,
+    /// Then push to the default remote what the run produced, for teammates' `repro`.
+    #[arg(long, conflicts_with = "dry")]
+    pub push: bool,
 }
 
 impl Args {
@@ -41,6 +47,7 @@ impl Args {
             },
             force: self.force,
             jobs: self.jobs.map_or(0, usize::from),
+            no_remote: self.no_remote,
         }
     }
 }
@@ -74,7 +81,16 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
         }),
     };
     let report = session.repro(&request, &events, &waiting(out))?;
-    report_outcome(&report, out)
+    if let Some(warning) = &report.remote_warning {
+        out.line(format!(
+            "warning: the remote run cache was not used: {warning}"
+        ));
+    }
+    let code = report_outcome(&report, out)?;
+    if args.push && report.succeeded() {
+        super::data::push(session, &Default::default(), out)?;
+    }
+    Ok(code)
 }
 
 /// The closing lines of a `repro` (also after `exp apply`), and its exit code.
@@ -116,6 +132,10 @@ fn dry(session: &Session, request: &ReproRequest, out: &Printer) -> anyhow::Resu
             StageState::Error(error) => out.line(format!("would fail `{name}`: {error}")),
             StageState::UpToDate => out.line(format!("`{name}` is up to date")),
             StageState::Restorable(_) => out.line(format!("would restore `{name}` ({})", why())),
+            StageState::RestorableFromRemote(_) => out.line(format!(
+                "would restore `{name}` from the remote ({})",
+                why()
+            )),
             StageState::Stale(_) => out.line(format!("would run `{name}` ({})", why())),
         }
     }

@@ -22,6 +22,7 @@ struct StageJson {
     stage: String,
     state: &'static str,
     restorable: bool,
+    restorable_from_remote: bool,
     reasons: Vec<String>,
 }
 
@@ -54,10 +55,13 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
                 stage: s.name,
                 state: match s.state {
                     StageState::UpToDate | StageState::Frozen => "up_to_date",
-                    StageState::Restorable(_) | StageState::Stale(_) => "stale",
+                    StageState::Restorable(_)
+                    | StageState::RestorableFromRemote(_)
+                    | StageState::Stale(_) => "stale",
                     StageState::Error(_) => "error",
                 },
                 restorable: matches!(s.state, StageState::Restorable(_)),
+                restorable_from_remote: matches!(s.state, StageState::RestorableFromRemote(_)),
                 reasons,
             }
         })
@@ -96,6 +100,8 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
             state => {
                 let note = if status.restorable {
                     " (restorable from cache)"
+                } else if status.restorable_from_remote {
+                    " (restorable from remote)"
                 } else {
                     ""
                 };

@@ -46,6 +46,16 @@ pub enum DataError {
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] CasError),
+    /// A remote failed: unreachable, denied, no such bucket.
+    #[error("remote `{remote}` ({url}): {message}")]
+    Remote {
+        /// The remote's name.
+        remote: String,
+        /// Its URL.
+        url: String,
+        /// What went wrong, in one line.
+        message: String,
+    },
     /// `.pipeline/config.toml` (remotes) is unreadable or names no such remote.
     #[error("{path}: {message}")]
     Config {
@@ -336,4 +346,74 @@ pub fn versioned(ws: &Workspace) -> Result<Vec<PathEntry>, DataError> {
         entries.extend(stage.outs.iter().cloned());
     }
     Ok(entries)
+}
+
+/// What a transfer restricted to some stages or paths moves.
+pub(crate) struct Selection {
+    /// Versioned files and directories, and stage outputs, selected.
+    pub entries: Vec<PathEntry>,
+    /// The stages whose run records move; `None`: all.
+    stages: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Selection {
+    /// Whether run records of `stage` move.
+    pub fn wants_stage(&self, stage: &str) -> bool {
+        self.stages.as_ref().is_none_or(|s| s.contains(stage))
+    }
+}
+
+/// [`versioned`], restricted to `targets`: stage names (their outputs and run records) and
+/// workspace paths (what is versioned at or under them). No targets: everything.
+pub(crate) fn versioned_of(ws: &Workspace, targets: &[String]) -> Result<Selection, DataError> {
+    if targets.is_empty() {
+        return Ok(Selection {
+            entries: versioned(ws)?,
+            stages: None,
+        });
+    }
+    let pointers: Vec<PathEntry> = pointer::find(ws.root())
+        .into_iter()
+        .map(|rel| Pointer::load(ws.root(), &rel).map(|p| p.entry(&rel)))
+        .collect::<Result<_, _>>()?;
+    let lock = LockFile::load(ws.root())?;
+    let mut entries = Vec::new();
+    let mut stages = std::collections::BTreeSet::new();
+    for target in targets {
+        let wanted = target.trim_start_matches("./").trim_end_matches('/');
+        let under = |path: &str| {
+            wanted.is_empty()
+                || path == wanted
+                || path
+                    .strip_prefix(wanted)
+                    .is_some_and(|r| r.starts_with('/'))
+        };
+        let mut matched = false;
+        if let Some(stage) = lock.stages.get(wanted) {
+            stages.insert(wanted.to_string());
+            entries.extend(stage.outs.iter().cloned());
+            matched = true;
+        }
+        for entry in lock
+            .stages
+            .values()
+            .flat_map(|s| s.outs.iter())
+            .chain(pointers.iter())
+        {
+            if under(&entry.path) {
+                entries.push(entry.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            return Err(DataError::Refused {
+                path: target.clone(),
+                reason: "neither a stage of pipeline.lock nor a versioned path".into(),
+            });
+        }
+    }
+    Ok(Selection {
+        entries,
+        stages: Some(stages),
+    })
 }

@@ -19,7 +19,7 @@ use crate::cas::{CasError, ContentStore};
 use crate::context::StageContext;
 use crate::dag::Dag;
 use crate::engine::fingerprint::{Reason, StageFingerprint};
-use crate::engine::run_cache::{RunCache, RunRecord};
+use crate::engine::run_cache::{RunCache, RunRecord, RunSource};
 use crate::entry::PathEntry;
 use crate::lockfile::{LockError, LockFile};
 use crate::params::ParamValues;
@@ -92,6 +92,9 @@ pub struct Check {
     pub reasons: Vec<Reason>,
     /// A cached run with this fingerprint whose objects are all present.
     pub cached: Option<RunRecord>,
+    /// Whether the remote run cache has a run with this fingerprint (asked only when the local
+    /// cache has none).
+    pub remote: bool,
 }
 
 /// Options of `repro`.
@@ -110,8 +113,9 @@ pub enum Event<'a> {
     Running(&'a str, &'a [Reason]),
     /// The stage finished.
     Finished(&'a str, &'a Outcome, Duration),
-    /// A cache object was unusable; the stage will run instead.
-    CacheWarning(&'a str, &'a CasError),
+    /// A cached run was unusable (a corrupt object, a remote that failed); the stage will run
+    /// instead.
+    CacheWarning(&'a str, &'a str),
 }
 
 /// The outcome of one stage in a `repro`.
@@ -155,6 +159,7 @@ pub struct Engine<'a> {
     runs: RunCache,
     lockfile: Mutex<LockState>,
     recorder: Option<&'a Recorder>,
+    remote: Option<&'a dyn RunSource>,
 }
 
 /// The lock file in memory, and when it was last written. Writes are spaced out: each one
@@ -189,7 +194,14 @@ impl<'a> Engine<'a> {
                 saved: Instant::now(),
             }),
             recorder: None,
+            remote: None,
         })
+    }
+
+    /// Looks up stale stages in `remote` when the local run cache has no run for them.
+    pub fn with_remote(mut self, remote: &'a dyn RunSource) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     /// Records every stage that runs or is restored with `recorder`.
@@ -263,11 +275,16 @@ impl<'a> Engine<'a> {
             .or(from_lock.filter(|r| r.matches(&stage.name, &declared)))
             .filter(|_| !stage.always_run)
             .filter(|record| record.outs.iter().all(|o| self.store.contains(o)));
+        let remote = cached.is_none()
+            && !reasons.is_empty()
+            && !stage.always_run
+            && self.remote.is_some_and(|r| r.has(&digest));
         Ok(Check {
             fingerprint,
             deps,
             reasons,
             cached,
+            remote,
         })
     }
 
@@ -301,6 +318,15 @@ impl<'a> Engine<'a> {
             return Ok(Outcome::UpToDate);
         }
         let replayable = !options.force && !stage.always_run;
+        if let (true, None, true, Some(remote)) =
+            (replayable, &check.cached, check.remote, self.remote)
+        {
+            let declared: Vec<&str> = stage.outs.iter().map(|o| o.path.as_str()).collect();
+            match remote.bring(&check.fingerprint.digest(), &stage.name, &declared) {
+                Ok(record) => check.cached = Some(record),
+                Err(e) => events(Event::CacheWarning(&stage.name, &e)),
+            }
+        }
         if let (true, Some(record)) = (replayable, &check.cached) {
             let started = Instant::now();
             match self.restore(record) {
@@ -316,7 +342,9 @@ impl<'a> Engine<'a> {
                     ));
                     return Ok(Outcome::Restored);
                 }
-                Err(StageError::Cache(e)) => events(Event::CacheWarning(&stage.name, &e)),
+                Err(StageError::Cache(e)) => {
+                    events(Event::CacheWarning(&stage.name, &e.to_string()))
+                }
                 Err(e) => return Err(e),
             }
         }

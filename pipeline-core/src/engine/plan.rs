@@ -16,6 +16,9 @@ pub enum StageState {
     /// Stale for these reasons, and a cached run with the same fingerprint can be restored
     /// without running it.
     Restorable(Vec<Reason>),
+    /// Stale for these reasons, and the default remote's run cache has a run with the same
+    /// fingerprint: `repro` restores it from there without running.
+    RestorableFromRemote(Vec<Reason>),
     /// Stale for these reasons: it must run.
     Stale(Vec<Reason>),
     /// Frozen: never run, not checked.
@@ -36,6 +39,8 @@ impl StageState {
                 }
                 if check.cached.is_some() && !force && !always_run {
                     StageState::Restorable(check.reasons)
+                } else if check.remote && !force && !always_run {
+                    StageState::RestorableFromRemote(check.reasons)
                 } else {
                     StageState::Stale(check.reasons)
                 }
@@ -46,14 +51,19 @@ impl StageState {
     /// Why the stage is not up to date (empty when it is, or frozen, or in error).
     pub fn reasons(&self) -> &[Reason] {
         match self {
-            StageState::Restorable(reasons) | StageState::Stale(reasons) => reasons,
+            StageState::Restorable(reasons)
+            | StageState::RestorableFromRemote(reasons)
+            | StageState::Stale(reasons) => reasons,
             _ => &[],
         }
     }
 
     /// Whether `repro` would do something for it.
     pub fn is_stale(&self) -> bool {
-        matches!(self, StageState::Restorable(_) | StageState::Stale(_))
+        matches!(
+            self,
+            StageState::Restorable(_) | StageState::RestorableFromRemote(_) | StageState::Stale(_)
+        )
     }
 
     /// A short label for people: `up to date`, `restorable`, `stale`, `frozen`, `error`.
@@ -61,6 +71,7 @@ impl StageState {
         match self {
             StageState::UpToDate => "up to date",
             StageState::Restorable(_) => "restorable",
+            StageState::RestorableFromRemote(_) => "restorable from remote",
             StageState::Stale(_) => "stale",
             StageState::Frozen => "frozen",
             StageState::Error(_) => "error",
@@ -169,5 +180,6 @@ fn placeholder(name: String, reason: Reason) -> Check {
         deps: Vec::new(),
         reasons: vec![reason],
         cached: None,
+        remote: false,
     }
 }

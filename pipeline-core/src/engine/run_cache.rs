@@ -137,3 +137,14 @@ impl RunCache {
         atomic::write_via(&self.dir, &self.path(fingerprint), &bytes)
     }
 }
+
+/// Run records kept elsewhere (a remote's run cache), consulted when the local cache has no
+/// run for a stale stage's fingerprint.
+pub trait RunSource: Sync {
+    /// Whether a run of `fingerprint` is there. Cheap after the first call.
+    fn has(&self, fingerprint: &str) -> bool;
+    /// Brings the run of `fingerprint` (record and output objects, verified) into the local
+    /// caches, if it is a run of `stage` with exactly the `declared` outputs.
+    fn bring(&self, fingerprint: &str, stage: &str, declared: &[&str])
+        -> Result<RunRecord, String>;
+}

@@ -2,7 +2,7 @@
 //! under the workspace lock, and the data part of `status`.
 
 use super::{Session, SessionError};
-use crate::data::remote::{self, Transfer};
+use crate::data::remote::{self, Transfer, TransferOptions};
 use crate::data::{self, gc, Checkout};
 use crate::entry::PathEntry;
 use crate::state::{HashError, StateCache};
@@ -188,30 +188,30 @@ impl Session {
 
     /// `push`: sends what the remote (default: the default remote) lacks, sweeping what killed
     /// transfers left in it.
-    pub fn push(&self, remote: Option<&str>) -> Result<Transfer, SessionError> {
-        Ok(remote::push(&self.ws, remote)?)
+    pub fn push(&self, options: &TransferOptions) -> Result<Transfer, SessionError> {
+        Ok(remote::push(&self.ws, options)?)
     }
 
     /// `fetch`: brings what the local cache lacks from the remote, under the workspace lock.
     pub fn fetch(
         &self,
-        remote: Option<&str>,
+        options: &TransferOptions,
         waiting: &dyn Fn(&str),
     ) -> Result<Transfer, SessionError> {
         let _guard = self.lock(waiting)?;
         self.sweep();
-        Ok(remote::fetch(&self.ws, remote)?)
+        Ok(remote::fetch(&self.ws, options)?)
     }
 
     /// `pull`: `fetch`, then `checkout` of everything, under one hold of the workspace lock.
     pub fn pull(
         &self,
-        remote: Option<&str>,
+        options: &TransferOptions,
         waiting: &dyn Fn(&str),
     ) -> Result<(Transfer, CheckoutReport), SessionError> {
         let _guard = self.lock(waiting)?;
         self.sweep();
-        let transfer = remote::fetch(&self.ws, remote)?;
+        let transfer = remote::fetch(&self.ws, options)?;
         Ok((transfer, self.checkout_locked(&[])?))
     }
 }

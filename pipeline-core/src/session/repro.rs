@@ -1,6 +1,7 @@
 //! `repro` and the plan behind `status` and `repro --dry`.
 
 use super::{Scope, Session, SessionError};
+use crate::data::remote::runs::RemoteRuns;
 use crate::engine::{Engine, Event, Failure, Options, Outcome, StageReport, StageStatus};
 use crate::params::flat_params;
 use crate::tracking::recorder::Recorder;
@@ -16,6 +17,8 @@ pub struct ReproRequest {
     pub force: bool,
     /// Parallel stages at most; 0 means one per CPU.
     pub jobs: usize,
+    /// Never look up stale stages in the default remote's run cache (`--no-remote`).
+    pub no_remote: bool,
 }
 
 /// What a `repro` did.
@@ -27,6 +30,8 @@ pub struct ReproReport {
     pub run_id: Option<String>,
     /// The tracking experiment it was recorded in (the pipeline's name).
     pub experiment: String,
+    /// Why the default remote's run cache could not be used, if it could not.
+    pub remote_warning: Option<String>,
 }
 
 impl ReproReport {
@@ -62,7 +67,11 @@ impl Session {
     pub fn plan(&self, request: &ReproRequest) -> Result<Vec<StageStatus>, SessionError> {
         let params = self.params(&[])?;
         let selected = self.select(&request.stages, request.scope)?;
-        let engine = Engine::new(&self.ws, &self.dag, &params)?;
+        let remote = self.remote_runs(request)?;
+        let mut engine = Engine::new(&self.ws, &self.dag, &params)?;
+        if let Some(remote) = &remote {
+            engine = engine.with_remote(remote);
+        }
         let plan = engine.plan(&selected, request.force);
         // Hashes computed on the way are worth keeping; the lock file is not touched.
         engine.finish()?;
@@ -98,7 +107,11 @@ impl Session {
             "repro",
             self.ws.root(),
         );
-        let engine = Engine::new(&self.ws, &self.dag, &params)?.with_recorder(&recorder);
+        let remote = self.remote_runs(request)?;
+        let mut engine = Engine::new(&self.ws, &self.dag, &params)?.with_recorder(&recorder);
+        if let Some(remote) = &remote {
+            engine = engine.with_remote(remote);
+        }
         let options = Options {
             force: request.force,
             jobs: request.jobs,
@@ -122,6 +135,15 @@ impl Session {
             stages,
             run_id,
             experiment: self.dag.name().to_string(),
+            remote_warning: remote.and_then(|r| r.warning()),
         })
+    }
+
+    /// The default remote's run cache, unless the request turns it off or none is configured.
+    fn remote_runs(&self, request: &ReproRequest) -> Result<Option<RemoteRuns>, SessionError> {
+        if request.no_remote {
+            return Ok(None);
+        }
+        Ok(RemoteRuns::of_default(&self.ws)?)
     }
 }

@@ -31,7 +31,8 @@ pub use self::model::{
 };
 pub use self::model_uri::{run_artifact_of_source, ModelUri};
 pub use self::query::{RunPage, SearchQuery};
+pub use self::recorder::stage_run_id;
 pub use self::rest::RestStore;
-pub use self::sqlite::SqliteStore;
+pub use self::sqlite::{RunBundle, SqliteStore};
 pub use self::store::TrackingStore;
 pub use self::target::Target;

@@ -21,6 +21,12 @@ pub use super::target::Target;
 pub const TAG_KIND: &str = "pipeline.kind";
 /// Tag on stage runs: the stage's name.
 pub const TAG_STAGE: &str = "pipeline.stage";
+/// The id of the embedded store's run of the stage execution with `fingerprint`: the same in
+/// every clone, so a run carried through a remote keeps its links.
+pub fn stage_run_id(fingerprint: &str) -> String {
+    crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string()
+}
+
 /// Tag on stage runs: the stage fingerprint.
 pub const TAG_FINGERPRINT: &str = "pipeline.fingerprint";
 
@@ -118,9 +124,7 @@ impl Recorder {
         params: &BTreeMap<String, String>,
     ) -> Result<String, TrackingError> {
         let session = self.session()?;
-        let wanted = self.target.chooses_ids().then(|| {
-            crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string()
-        });
+        let wanted = self.target.chooses_ids().then(|| stage_run_id(fingerprint));
         let mut tags = process_tags(&self.root);
         tags.push(Tag::new(TAG_STAGE, stage));
         tags.push(Tag::new(TAG_FINGERPRINT, fingerprint));
@@ -195,8 +199,7 @@ impl Recorder {
     /// The run that recorded the stage execution with this fingerprint, if the store has one.
     fn run_of(&self, session: &Session, fingerprint: &str) -> Option<String> {
         if self.target.chooses_ids() {
-            let id =
-                crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string();
+            let id = stage_run_id(fingerprint);
             return session.store.get_run(&id).ok().map(|r| r.info.run_id);
         }
         let query = SearchQuery {

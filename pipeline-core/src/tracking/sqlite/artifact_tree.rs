@@ -13,7 +13,11 @@ use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{artifact_file_path, normalize_artifact_path, FileInfo};
 
 /// Rows `(path, hash, size)` of a run's artifacts at or under `path`.
-fn artifact_rows(conn: &Connection, pk: i64, path: &str) -> Result<Vec<(String, String, u64)>> {
+pub(super) fn artifact_rows(
+    conn: &Connection,
+    pk: i64,
+    path: &str,
+) -> Result<Vec<(String, String, u64)>> {
     let ctx = || format!("listing artifacts under '{path}'");
     let map = |r: &rusqlite::Row<'_>| {
         Ok((
@@ -66,13 +70,26 @@ pub(super) fn log_artifact(
     }
     run_pk(&store.lock(), run_id)?;
     let (hash, size) = store_object(&store.objects_dir, local_file)?;
+    record_artifact(store, run_id, artifact_path, &path, &hash, size)
+}
+
+/// Records that artifact `path` of `run_id` is the stored object `hash`, unless `path` clashes
+/// with a file or directory the run already has.
+pub(super) fn record_artifact(
+    store: &SqliteStore,
+    run_id: &str,
+    artifact_path: &str,
+    path: &str,
+    hash: &str,
+    size: u64,
+) -> Result<()> {
     let ctx = format!("recording artifact '{path}' of run {run_id}");
     let mut conn = store.lock();
     let tx = immediate(&mut conn, &ctx)?;
     let pk = run_pk(&tx, run_id)?;
     // A path cannot be both a file and a directory.
     let mut ancestors = Vec::new();
-    let mut rest = path.as_str();
+    let mut rest = path;
     while let Some((parent, _)) = rest.rsplit_once('/') {
         ancestors.push(parent.to_string());
         rest = parent;

@@ -20,6 +20,7 @@
 mod artifact_tree;
 mod artifacts;
 mod batch;
+mod bundle;
 mod experiments;
 mod filter_sql;
 mod inputs;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+pub use self::bundle::{BundledArtifact, RunBundle};
 pub use self::schema::SCHEMA_VERSION;
 use super::error::{Result, TrackingError};
 use super::model::{

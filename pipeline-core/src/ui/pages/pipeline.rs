@@ -20,7 +20,9 @@ fn states(state: &UiState) -> Result<Vec<(StageState, &'static str)>, String> {
     for status in plan {
         let colour = match &status.state {
             StageState::UpToDate => "#aceebb",
-            StageState::Restorable(_) | StageState::Stale(_) => "#fff1a8",
+            StageState::Restorable(_)
+            | StageState::RestorableFromRemote(_)
+            | StageState::Stale(_) => "#fff1a8",
             StageState::Frozen => "#d0d7de",
             StageState::Error(_) => "#ffcecb",
         };
@@ -157,7 +159,7 @@ fn render(state: &UiState) -> Html<String> {
 /// The page's label: a restorable stage is stale all the same (`repro` would restore it).
 fn ui_label(state: &StageState) -> &'static str {
     match state {
-        StageState::Restorable(_) => "stale",
+        StageState::Restorable(_) | StageState::RestorableFromRemote(_) => "stale",
         state => state.label(),
     }
 }
