@@ -114,7 +114,12 @@ fn classify(e: object_store::Error) -> BackendError {
         other => {
             let text = one_line(&other.to_string());
             let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
-            if has(&["NoSuchBucket", "ContainerNotFound", "bucket does not exist"]) {
+            if has(&["169.254.169.254", "metadata.google.internal"]) {
+                // The client fell back to the cloud's instance metadata for credentials.
+                BackendError::Denied(
+                    "no credentials found: set the cloud's credential variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY) or the remote's options".into(),
+                )
+            } else if has(&["NoSuchBucket", "ContainerNotFound", "bucket does not exist"]) {
                 BackendError::NoBucket
             } else if has(&[
                 "InvalidAccessKeyId",

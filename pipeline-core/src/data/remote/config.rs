@@ -189,3 +189,55 @@ pub(crate) fn check_option(kind: Kind, key: &str) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_kind() {
+        assert_eq!(Kind::of("s3://b/p"), Ok(Kind::S3));
+        assert_eq!(Kind::of("gs://b"), Ok(Kind::Gcs));
+        assert_eq!(Kind::of("azure://c/p"), Ok(Kind::Azure));
+        assert_eq!(Kind::of("az://c"), Ok(Kind::Azure));
+        assert_eq!(Kind::of("file:///tmp/x"), Ok(Kind::Directory));
+        assert_eq!(Kind::of("../shared"), Ok(Kind::Directory));
+        assert!(Kind::of("s3://").unwrap_err().contains("no bucket"));
+        assert!(Kind::of("ftp://h/x").unwrap_err().contains("ftp://"));
+    }
+
+    #[test]
+    fn credentials_are_secret_and_endpoints_are_not() {
+        for key in [
+            "secret_access_key",
+            "access_key_id",
+            "session_token",
+            "account_key",
+            "access_key",
+            "sas_key",
+            "service_account_key",
+            "bearer_token",
+        ] {
+            assert!(is_secret(key), "{key}");
+        }
+        for key in [
+            "endpoint",
+            "region",
+            "allow_http",
+            "account_name",
+            "use_emulator",
+        ] {
+            assert!(!is_secret(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_against_the_kind() {
+        assert!(check_option(Kind::S3, "endpoint").is_ok());
+        assert!(check_option(Kind::S3, "allow_http").is_ok());
+        assert!(check_option(Kind::Azure, "use_emulator").is_ok());
+        assert!(check_option(Kind::Gcs, "service_account_key").is_ok());
+        assert!(check_option(Kind::S3, "endpointt").is_err());
+        assert!(check_option(Kind::Directory, "endpoint").is_err());
+    }
+}
