@@ -173,3 +173,60 @@ fn add_link_shares_the_inode_and_marks_read_only() {
         vec![7u8; 4096]
     );
 }
+
+/// Many small files travel in a few packs, not one request each; an object corrupted inside a
+/// pack is refused and named, the others arrive; re-adding the directory after changing one file
+/// sends that file and the manifest only.
+#[test]
+fn small_files_travel_in_packs() {
+    let remote = tempfile::tempdir().unwrap();
+    let remote_dir = remote.path().to_str().unwrap();
+    let a = workspace();
+    for i in 0..300 {
+        a.write(&format!("many/{i:03}.txt"), format!("file {i}\n"))
+            .unwrap();
+    }
+    run(&a, &["add", "many"]);
+    run(&a, &["remote", "add", "shared", remote_dir]);
+    let out = run(&a, &["push"]);
+    assert!(out.starts_with("push: 301 object(s) copied"), "{out}");
+    let packs: Vec<String> = fs::read_dir(remote.path().join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(packs.len(), 2, "one pack and its index: {packs:?}");
+    assert!(
+        !remote.path().join("cache").exists()
+            || fs::read_dir(remote.path().join("cache")).unwrap().count() <= 1,
+        "only the manifest travels loose"
+    );
+
+    // One changed file: one object and the new manifest.
+    a.write("many/007.txt", "changed\n").unwrap();
+    run(&a, &["add", "many"]);
+    let out = run(&a, &["push"]);
+    assert!(out.starts_with("push: 2 object(s) copied"), "{out}");
+
+    // A byte flipped inside the pack spoils one object, and only that one.
+    let pack = packs.iter().find(|p| p.ends_with(".pack")).unwrap();
+    let pack_path = remote.path().join("packs").join(pack);
+    let mut bytes = fs::read(&pack_path).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&pack_path, bytes).unwrap();
+    let b = TestWorkspace::new().unwrap();
+    b.write("params.toml", PARAMS).unwrap();
+    b.write("many.ptr", a.read("many.ptr").unwrap()).unwrap();
+    run(&b, &["remote", "add", "shared", remote_dir]);
+    let e = err(&b, &["fetch"]);
+    assert!(
+        e.contains("corrupt on the remote") && e.contains(pack),
+        "{e}"
+    );
+    assert_eq!(e.matches("corrupt").count(), 1, "{e}");
+    let cached = fs::read_dir(b.path().join(".pipeline/cache"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_type().unwrap().is_dir())
+        .flat_map(|d| fs::read_dir(d.unwrap().path()).unwrap())
+        .count();
+    assert_eq!(cached, 300, "every other object arrived, and the manifest");
+}

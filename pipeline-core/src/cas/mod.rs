@@ -120,7 +120,7 @@ impl ContentStore {
 
     /// Stores everything `reader` yields, returning its hash and size.
     pub fn write_reader(&self, reader: impl Read) -> Result<(String, u64), CasError> {
-        let (hash, size, parent) = self.write_unsynced_dir(reader, &self.dir)?;
+        let (hash, size, parent) = self.write_unsynced_dir(reader, &self.dir, true)?;
         if let Some(parent) = parent {
             atomic::sync_dir(&parent);
         }
@@ -180,7 +180,15 @@ impl ContentStore {
     /// [`write_reader`](Self::write_reader) without the directory fsync that makes the rename
     /// durable; returns the directory to sync, so a caller storing many files syncs each shard
     /// directory once. `what` names the source in errors.
-    fn write_unsynced_dir(&self, input: impl Read, what: &Path) -> Result<Stored, CasError> {
+    ///
+    /// Without `sync_file` the file's data is not synced either: the caller syncs the whole
+    /// filesystem once after many files ([`atomic::sync_filesystem`]).
+    fn write_unsynced_dir(
+        &self,
+        input: impl Read,
+        what: &Path,
+        sync_file: bool,
+    ) -> Result<Stored, CasError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
@@ -191,7 +199,9 @@ impl ContentStore {
         if object.is_file() {
             return Ok((hash, size, None));
         }
-        tmp.as_file().sync_all().map_err(io_err(&object))?;
+        if sync_file {
+            tmp.as_file().sync_all().map_err(io_err(&object))?;
+        }
         let parent = atomic::parent_dir(&object)
             .map_err(io_err(&object))?
             .to_path_buf();

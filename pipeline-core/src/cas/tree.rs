@@ -39,18 +39,36 @@ impl ContentStore {
     /// Stores the file or directory at `root/rel` and returns its entry. A directory is stored
     /// file by file, plus its manifest.
     pub fn store_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CasError> {
-        self.put_path(root, rel, Keep::Copy)
+        // A throwaway state cache: files in a staging area are hashed once, here.
+        let scratch = StateCache::load(&self.dir().join("never-saved.json"));
+        self.put_path(root, rel, Keep::Copy, &scratch)
     }
 
-    /// Like [`store_path`](Self::store_path), but hard-links the files into the cache instead of
-    /// copying them, and marks them read-only so an edit in place cannot change a cached object
-    /// (editors that save by rename are unaffected). Falls back to copying across filesystems.
-    /// For `add`: a 1 GiB data file then costs one hashing pass, not a second gigabyte written.
-    pub fn adopt_path(&self, root: &Path, rel: &str) -> Result<PathEntry, CasError> {
-        self.put_path(root, rel, Keep::Link)
+    /// [`store_path`](Self::store_path) of workspace data (`add`), hashing only the files
+    /// `state` has not seen unchanged: adding again a directory of 100,000 files where one
+    /// changed rehashes and stores that one file and the manifest. With `link`, files are
+    /// hard-linked into the cache instead of copied and marked read-only, so an edit in place
+    /// cannot change a cached object (editors that save by rename are unaffected); copying is
+    /// the fallback across filesystems. A 1 GiB data file then costs one hashing pass, not a
+    /// second gigabyte written.
+    pub fn add_path(
+        &self,
+        root: &Path,
+        rel: &str,
+        link: bool,
+        state: &StateCache,
+    ) -> Result<PathEntry, CasError> {
+        let keep = if link { Keep::Link } else { Keep::Copy };
+        self.put_path(root, rel, keep, state)
     }
 
-    fn put_path(&self, root: &Path, rel: &str, keep: Keep) -> Result<PathEntry, CasError> {
+    fn put_path(
+        &self,
+        root: &Path,
+        rel: &str,
+        keep: Keep,
+        state: &StateCache,
+    ) -> Result<PathEntry, CasError> {
         let abs = root.join(rel);
         let meta = fs::metadata(&abs).map_err(io_err(&abs))?;
         if !meta.is_dir() {
@@ -68,13 +86,10 @@ impl ContentStore {
                 mode: crate::entry::mode_of(&meta),
             });
         }
-        // A throwaway state cache: files in a staging area are hashed once, here.
-        let scratch = StateCache::load(&self.dir().join("never-saved.json"));
-        let manifest = scratch
+        let manifest = state
             .manifest(root, rel)
             .map_err(|e| io_err(&abs)(io::Error::other(e.to_string())))?;
-        // Sequential on purpose: storing is fsync-bound, and parallel fsyncs on one filesystem
-        // were slower here (and kept idle workers spinning).
+        // Sequential: with one filesystem sync at the end, storing is bound by the disk.
         let stored = manifest
             .iter()
             .map(|file| {
@@ -86,7 +101,7 @@ impl ContentStore {
                 let (hash, _, parent) = match keep {
                     Keep::Copy => {
                         let input = File::open(&path).map_err(io_err(&path))?;
-                        self.write_unsynced_dir(input, &path)?
+                        self.write_unsynced_dir(input, &path, false)?
                     }
                     Keep::Link => {
                         let (hash, size) = self.link_file(&path)?;
@@ -101,9 +116,12 @@ impl ContentStore {
                 Ok(parent)
             })
             .collect::<Result<Vec<Option<PathBuf>>, CasError>>()?;
+        // One sync for every file and rename above, before the manifest names them.
         let shards: std::collections::BTreeSet<PathBuf> = stored.into_iter().flatten().collect();
-        for shard in shards {
-            atomic::sync_dir(&shard);
+        if !shards.is_empty() && atomic::sync_filesystem(self.dir()).is_err() {
+            for shard in shards {
+                atomic::sync_dir(&shard);
+            }
         }
         let hash = self.write_bytes(&manifest_bytes(&manifest))?;
         Ok(PathEntry {

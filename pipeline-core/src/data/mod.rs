@@ -244,11 +244,7 @@ pub fn add(
         return Err(problem);
     }
     let store = ContentStore::new(ws.layout().objects_dir());
-    let entry = if link {
-        store.adopt_path(ws.root(), rel)?
-    } else {
-        store.store_path(ws.root(), rel)?
-    };
+    let entry = store.add_path(ws.root(), rel, link, state)?;
     if !entry.dir {
         state.remember(&ws.path(rel), rel, &entry.hash);
     }

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "bench/remote.rs"]
+mod remote;
+
 fn main() -> anyhow::Result<()> {
     let bins = build_binaries()?;
     let only: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +41,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("serve") {
         serve::run(&bins.iris)?;
+    }
+    if want("remote") {
+        remote::run(&bins.fixture)?;
     }
     Ok(())
 }

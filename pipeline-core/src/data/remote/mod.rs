@@ -12,6 +12,7 @@ pub(crate) mod backend;
 mod cloud;
 pub(crate) mod config;
 mod directory;
+mod packs;
 pub(crate) mod runs;
 mod tracking;
 pub(crate) mod transfer;
@@ -67,9 +68,31 @@ pub(crate) struct Opened {
     pub backend: Box<dyn Backend>,
     pub jobs: usize,
     url: String,
+    /// What the remote holds, listed on first use and kept up to date with what is sent.
+    inventory: std::sync::Mutex<Option<packs::Inventory>>,
 }
 
 impl Opened {
+    /// Runs `f` on the remote's inventory, listing it first if this is the first use (a line
+    /// per unusable pack index goes to `problems`).
+    pub fn with_inventory<R>(
+        &self,
+        jobs: usize,
+        problems: &mut Vec<String>,
+        f: impl FnOnce(&mut packs::Inventory) -> R,
+    ) -> Result<R, BackendError> {
+        let mut guard = self.inventory.lock().unwrap_or_else(|p| p.into_inner());
+        let inventory = match guard.as_mut() {
+            Some(inventory) => inventory,
+            None => {
+                let (inventory, bad) = packs::inventory(&*self.backend, jobs)?;
+                problems.extend(bad);
+                guard.insert(inventory)
+            }
+        };
+        Ok(f(inventory))
+    }
+
     /// A remote failure as one line naming the remote.
     pub fn error(&self, e: BackendError) -> DataError {
         DataError::Remote {
@@ -120,6 +143,7 @@ pub(crate) fn open(ws: &Workspace, name: Option<&str>) -> Result<Opened, DataErr
         url: remote.url,
         backend,
         jobs,
+        inventory: std::sync::Mutex::new(None),
     })
 }
 
@@ -316,18 +340,9 @@ pub fn push(ws: &Workspace, options: &TransferOptions) -> Result<Transfer, DataE
         ..Transfer::default()
     };
     let fail = |e| remote.error(e);
-    let present = transfer::listed_objects(remote.backend.list("cache/").map_err(fail)?);
     let meter = transfer::Meter::new("push");
     let hashes = objects_of(&store, &entries);
-    let sent = transfer::upload(
-        &*remote.backend,
-        jobs,
-        &store,
-        &hashes,
-        &present,
-        &meter,
-        &mut t,
-    );
+    let sent = transfer::upload(&remote, jobs, &store, &hashes, &meter, &mut t);
     meter.finish();
     sent.map_err(fail)?;
     // Objects first, then the records naming them: a killed push leaves no record without its
@@ -375,11 +390,11 @@ pub fn fetch(ws: &Workspace, options: &TransferOptions) -> Result<Transfer, Data
         .filter(|e| e.dir)
         .map(|e| e.hash.clone())
         .collect();
-    let got = transfer::download(&*remote.backend, jobs, &store, &manifests, &meter, &mut t)
-        .and_then(|()| {
+    let got =
+        transfer::download(&remote, jobs, &store, &manifests, &meter, &mut t).and_then(|()| {
             let mut rest = objects_of(&store, &entries);
             rest.retain(|h| !manifests.contains(h));
-            transfer::download(&*remote.backend, jobs, &store, &rest, &meter, &mut t)
+            transfer::download(&remote, jobs, &store, &rest, &meter, &mut t)
         });
     meter.finish();
     got.map_err(fail)?;

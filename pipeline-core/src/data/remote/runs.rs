@@ -100,10 +100,10 @@ impl RunSource for RemoteRuns {
             .map(|o| o.hash.clone())
             .collect();
         let jobs = remote.jobs;
-        let got = transfer::download(&*remote.backend, jobs, &store, &manifests, &meter, &mut t)
-            .and_then(|()| {
+        let got =
+            transfer::download(remote, jobs, &store, &manifests, &meter, &mut t).and_then(|()| {
                 let rest = objects_of(&store, &record.outs);
-                transfer::download(&*remote.backend, jobs, &store, &rest, &meter, &mut t)
+                transfer::download(remote, jobs, &store, &rest, &meter, &mut t)
             });
         meter.finish();
         got.map_err(fail)?;

@@ -64,11 +64,10 @@ pub(super) fn push(
         .iter()
         .flat_map(|b| b.artifacts.iter().map(|a| a.hash.clone()))
         .collect();
-    let objects = transfer::listed_objects(remote.backend.list("cache/").map_err(fail)?);
     let meter = Meter::new("push");
     // Artifacts are mostly stage outputs sent a moment ago: not counted twice as present.
     let present = t.present;
-    let sent = transfer::upload(&*remote.backend, jobs, store, &hashes, &objects, &meter, t);
+    let sent = transfer::upload(remote, jobs, store, &hashes, &meter, t);
     t.present = present;
     meter.finish();
     sent.map_err(fail)?;
@@ -179,7 +178,7 @@ fn import(
         .collect();
     let meter = Meter::new("fetch");
     let present = t.present;
-    let got = transfer::download(&*remote.backend, jobs, store, &hashes, &meter, t);
+    let got = transfer::download(remote, jobs, store, &hashes, &meter, t);
     t.present = present;
     meter.finish();
     got.map_err(fail)?;

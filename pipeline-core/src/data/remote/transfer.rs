@@ -5,10 +5,9 @@
 //! half-written on either side (writes are atomic), so running it again sends only the rest.
 
 use super::backend::{Backend, BackendError};
-use super::Transfer;
+use super::{packs, Opened, Transfer};
 use crate::cas::{CasError, ContentStore};
 use crate::engine::run_cache::{RunCache, RunRecord};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -105,10 +104,14 @@ impl Meter {
     }
 
     fn done(&self, bytes: u64) {
+        self.done_many(1, bytes);
+    }
+
+    fn done_many(&self, objects: usize, bytes: u64) {
         let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.bar
             .set_message(indicatif::HumanBytes(total).to_string());
-        self.bar.inc(1);
+        self.bar.inc(objects as u64);
     }
 
     pub fn finish(&self) {
@@ -123,16 +126,41 @@ enum Moved {
     Problem(String),
 }
 
-/// Runs `work` on every item with `jobs` requests in flight.
+/// Runs `work` on every item with `jobs` requests in flight, results in the items' order.
+/// Plain scoped threads, not a rayon pool: a caller may itself be a stage running on the
+/// engine's pool, and a rayon worker waiting on another pool steals unrelated work, which could
+/// re-enter a lock this thread holds.
 pub(crate) fn in_parallel<T: Sync, R: Send>(
     jobs: usize,
     items: &[T],
-    work: impl Fn(&T) -> R + Sync + Send,
+    work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
-        Ok(pool) => pool.install(|| items.par_iter().map(&work).collect()),
-        Err(_) => items.iter().map(work).collect(),
+    let workers = jobs.clamp(1, items.len().max(1));
+    if workers == 1 {
+        return items.iter().map(work).collect();
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, work(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn tally(results: Vec<Moved>, t: &mut Transfer) {
@@ -148,30 +176,52 @@ fn tally(results: Vec<Moved>, t: &mut Transfer) {
     }
 }
 
-/// Sends the objects among `hashes` that the remote lacks (`present`) and the local store has.
-/// A local object that no longer hashes to its name is reported, never sent.
+/// Sends the objects among `hashes` that the remote lacks and the local store has: small ones
+/// in packs when there are many, the rest one request each. A local object that no longer
+/// hashes to its name is reported, never sent.
 pub(crate) fn upload(
-    backend: &dyn Backend,
+    remote: &Opened,
     jobs: usize,
     local: &ContentStore,
     hashes: &BTreeSet<String>,
-    present: &BTreeSet<String>,
     meter: &Meter,
     t: &mut Transfer,
 ) -> Result<(), BackendError> {
-    let wanted: Vec<&String> = hashes
-        .iter()
-        .filter(|h| {
-            let there = present.contains(*h);
-            t.present += usize::from(there);
-            !there && local.has(h)
-        })
-        .collect();
+    let backend = &*remote.backend;
+    let wanted: Vec<(String, u64)> = remote.with_inventory(jobs, &mut t.problems, |inventory| {
+        hashes
+            .iter()
+            .filter(|h| {
+                let there = inventory.has(h);
+                t.present += usize::from(there);
+                !there
+            })
+            .filter_map(|h| {
+                let size = std::fs::metadata(local.object_path(h)).ok()?.len();
+                Some((h.clone(), size))
+            })
+            .collect()
+    })?;
     meter.expect(wanted.len());
+    let (small, large): (Vec<_>, Vec<_>) = wanted
+        .into_iter()
+        .partition(|(_, size)| *size <= packs::PACKABLE);
+    let (packed, loose) = if small.len() >= packs::PACK_MIN {
+        (packs::group(small), large)
+    } else {
+        (Vec::new(), small.into_iter().chain(large).collect())
+    };
+    let sent_packs = in_parallel(jobs, &packed, |group| {
+        let sent = packs::send(backend, local, group);
+        if let Ok(sent) = &sent {
+            meter.done_many(sent.objects.len(), sent.bytes);
+        }
+        sent
+    });
+    let mut sent_loose = Vec::new();
     let fatal = std::sync::Mutex::new(None);
-    let results = in_parallel(jobs, &wanted, |hash| {
-        let moved = upload_one(backend, local, hash);
-        match moved {
+    let results = in_parallel(jobs, &loose, |(hash, _)| {
+        match upload_one(backend, local, hash) {
             Ok(moved) => {
                 if let Moved::Sent(bytes) = moved {
                     meter.done(bytes);
@@ -184,10 +234,29 @@ pub(crate) fn upload(
             }
         }
     });
+    let mut inventory_update = Vec::new();
+    for sent in sent_packs {
+        let sent = sent?;
+        t.objects += sent.objects.len();
+        t.bytes += sent.bytes;
+        t.problems.extend(sent.problems.iter().cloned());
+        inventory_update.push(sent);
+    }
     if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
+    for ((hash, _), result) in loose.iter().zip(&results) {
+        if matches!(result, Moved::Sent(_)) {
+            sent_loose.push(hash.clone());
+        }
+    }
     tally(results, t);
+    remote.with_inventory(jobs, &mut t.problems, |inventory| {
+        inventory.add_loose(sent_loose);
+        for sent in &inventory_update {
+            inventory.add_pack(&sent.id, &sent.objects);
+        }
+    })?;
     Ok(())
 }
 
@@ -232,17 +301,18 @@ fn upload_one(
     Ok(Moved::Sent(size))
 }
 
-/// Brings the objects among `hashes` that the local store lacks. An object the remote does not
-/// have is counted as missing; one whose content does not hash to its name is reported and
-/// dropped; the rest goes on.
+/// Brings the objects among `hashes` that the local store lacks, from packs or one request
+/// each. An object the remote does not have is counted as missing; one whose content does not
+/// hash to its name is reported and dropped; the rest goes on.
 pub(crate) fn download(
-    backend: &dyn Backend,
+    remote: &Opened,
     jobs: usize,
     local: &ContentStore,
     hashes: &BTreeSet<String>,
     meter: &Meter,
     t: &mut Transfer,
 ) -> Result<(), BackendError> {
+    let backend = &*remote.backend;
     let wanted: Vec<&String> = hashes
         .iter()
         .filter(|h| {
@@ -251,9 +321,45 @@ pub(crate) fn download(
             !there
         })
         .collect();
-    meter.expect(wanted.len());
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (packed, loose, missing) = remote.with_inventory(jobs, &mut t.problems, |inventory| {
+        let packed: Vec<(String, Vec<packs::Packed>)> =
+            packs::by_pack(inventory, wanted.iter().copied())
+                .into_iter()
+                .collect();
+        let loose: Vec<&String> = wanted
+            .iter()
+            .copied()
+            .filter(|h| inventory.pack_of(h).is_none() && inventory.has(h))
+            .collect();
+        let missing = wanted.iter().filter(|h| !inventory.has(h)).count();
+        (packed, loose, missing)
+    })?;
+    t.missing += missing;
+    meter.expect(wanted.len() - missing);
+    let taken = in_parallel(jobs, &packed, |(id, objects)| {
+        let taken = packs::take(backend, local, id, objects);
+        if let Ok(results) = &taken {
+            let bytes = results.iter().flatten().sum();
+            meter.done_many(results.len(), bytes);
+        }
+        taken
+    });
+    for results in taken {
+        for result in results? {
+            match result {
+                Ok(bytes) => {
+                    t.objects += 1;
+                    t.bytes += bytes;
+                }
+                Err(line) => t.problems.push(line),
+            }
+        }
+    }
     let fatal = std::sync::Mutex::new(None);
-    let results = in_parallel(jobs, &wanted, |hash| {
+    let results = in_parallel(jobs, &loose, |hash| {
         match download_one(backend, local, hash) {
             Ok(moved) => {
                 if let Moved::Sent(bytes) = moved {
