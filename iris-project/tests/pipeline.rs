@@ -169,9 +169,26 @@ fn params_type_errors_name_the_key_and_tiny_test_sizes_are_refused() {
     let ws = workspace();
     for (from, to, message) in [
         (
-            "feature_fraction = 0.5",
-            "feature_fraction = true",
-            "params.toml: [train] feature_fraction = true: expected a number (f64)",
+            "max_features = \"sqrt\"",
+            "max_features = true",
+            "params.toml: [train] max_features = true: expected \"sqrt\", \"log2\", a fraction \
+             in (0, 1] or a whole number of features",
+        ),
+        (
+            "max_features = \"sqrt\"",
+            "max_features = 1.5",
+            "params.toml: [train] max_features = 1.5: a fraction must be greater than 0 and at \
+             most 1, got 1.5",
+        ),
+        (
+            "criterion = \"gini\"",
+            "criterion = \"mse\"",
+            "params.toml: [train] criterion = \"mse\": expected \"gini\" or \"entropy\"",
+        ),
+        (
+            "bootstrap = true",
+            "bootstrap = false",
+            "params.toml: [train] oob_score = true: needs out-of-bag rows, so bootstrap = true",
         ),
         (
             "max_depth = 10",
@@ -315,7 +332,7 @@ fn exp_apply_restores_params_and_outputs_without_running() {
         "{params}"
     );
     assert!(
-        params.contains("# Fraction of the 4 features"),
+        params.contains("# Candidate features drawn at every split"),
         "comments are kept: {params}"
     );
     let status = ws.run(iris::pipeline(), &["status"]).unwrap();
