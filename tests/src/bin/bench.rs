@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "bench/forest.rs"]
+mod forest;
+
 fn main() -> anyhow::Result<()> {
     let bins = build_binaries()?;
     let only: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +41,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("serve") {
         serve::run(&bins.iris)?;
+    }
+    if want("forest") {
+        forest::run()?;
     }
     Ok(())
 }

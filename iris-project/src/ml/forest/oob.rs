@@ -1,7 +1,6 @@
 //! The out-of-bag score: every training row predicted by the trees whose bootstrap sample
 //! missed it, an estimate of accuracy on unseen data that costs no held-out rows.
 
-use ndarray::Axis;
 use rayon::prelude::*;
 
 use super::tree::Tree;
@@ -33,12 +32,10 @@ impl InBag {
 /// rows are split between threads. `in_bag[t]` belongs to `trees[t]`.
 pub(crate) fn score(trees: &[Tree], in_bag: &[InBag], data: &Dataset) -> f64 {
     let k = data.n_classes();
-    let (scored, correct) = data
-        .features
-        .axis_iter(Axis(0))
+    let (scored, correct) = (0..data.n_rows())
         .into_par_iter()
-        .enumerate()
-        .map(|(r, row)| {
+        .map(|r| {
+            let row = data.features.row(r);
             let mut acc = vec![0.0; k];
             let mut voters = 0;
             for (tree, bag) in trees.iter().zip(in_bag) {
