@@ -158,9 +158,10 @@ impl RandomForest {
     }
 
     /// Probabilities without the input checks. Rows are independent, so each chunk of rows
-    /// is a parallel task; within a chunk every tree walks all the rows before the next tree
-    /// starts, so one tree's nodes stay in cache, and each row's sum still runs over the
-    /// trees in order (the same bits whatever the chunking).
+    /// is a parallel task; a chunk is copied into one contiguous row-major block, and every
+    /// tree walks all its rows before the next tree starts, so one tree's nodes stay in cache.
+    /// Each row's sum still runs over the trees in order (the same bits whatever the
+    /// chunking).
     fn proba_unchecked(&self, features: ArrayView2<f64>) -> Array2<f64> {
         let k = self.class_names.len();
         let n = features.nrows();
@@ -169,11 +170,16 @@ impl RandomForest {
             .into_par_iter()
             .map(|c| {
                 let rows = c * PREDICT_CHUNK..((c + 1) * PREDICT_CHUNK).min(n);
+                let block: Vec<f64> = rows
+                    .clone()
+                    .flat_map(|r| features.row(r).to_vec())
+                    .collect();
+                let width = features.ncols().max(1);
                 let mut out = vec![0.0; rows.len() * k];
                 for tree in &self.trees {
-                    for (acc, r) in out.chunks_mut(k.max(1)).zip(rows.clone()) {
+                    for (acc, row) in out.chunks_mut(k.max(1)).zip(block.chunks(width)) {
                         acc.iter_mut()
-                            .zip(tree.leaf_proba(features.row(r)))
+                            .zip(tree.leaf_proba(row))
                             .for_each(|(a, p)| *a += p);
                     }
                 }

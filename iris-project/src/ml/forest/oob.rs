@@ -35,14 +35,14 @@ pub(crate) fn score(trees: &[Tree], in_bag: &[InBag], data: &Dataset) -> f64 {
     let (scored, correct) = (0..data.n_rows())
         .into_par_iter()
         .map(|r| {
-            let row = data.features.row(r);
+            let row = data.features.row(r).to_vec();
             let mut acc = vec![0.0; k];
             let mut voters = 0;
             for (tree, bag) in trees.iter().zip(in_bag) {
                 if !bag.contains(r) {
                     voters += 1;
                     acc.iter_mut()
-                        .zip(tree.leaf_proba(row))
+                        .zip(tree.leaf_proba(&row))
                         .for_each(|(a, p)| *a += p);
                 }
             }

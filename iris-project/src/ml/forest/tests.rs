@@ -397,7 +397,7 @@ fn probabilities_are_mean_leaf_distributions_and_predict_takes_their_argmax() ->
         let mut mean = [0.0; 3];
         for tree in &forest.trees {
             mean.iter_mut()
-                .zip(tree.leaf_proba(features))
+                .zip(tree.leaf_proba(&features.to_vec()))
                 .for_each(|(m, p)| *m += p / 100.0);
         }
         for (a, b) in row.iter().zip(mean) {
@@ -758,7 +758,7 @@ fn split_goes_left_on_equal_threshold() {
     let got: Vec<f64> = x
         .rows()
         .into_iter()
-        .map(|r| tree.leaf_proba(r)[0])
+        .map(|r| tree.leaf_proba(&r.to_vec())[0])
         .collect();
     assert_eq!(got, vec![1.0, 0.0, 1.0]);
 }

@@ -1,7 +1,6 @@
 //! A fitted tree as the forest stores it: a flat list of nodes (children after their parent),
 //! with the checks a loaded model must pass.
 
-use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use crate::ml::error::MlError;
@@ -31,8 +30,8 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    /// The class distribution of the leaf `row` falls into.
-    pub(crate) fn leaf_proba(&self, row: ArrayView1<f64>) -> &[f64] {
+    /// The class distribution of the leaf `row` (one value per feature) falls into.
+    pub(crate) fn leaf_proba(&self, row: &[f64]) -> &[f64] {
         let mut at = 0;
         loop {
             match &self.nodes[at] {
