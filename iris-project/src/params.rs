@@ -227,4 +227,72 @@ mod tests {
             Err("test_size = 1.5: must be greater than 0 and less than 1".into())
         );
     }
+
+    /// `[train]` read from TOML text (with the two required keys) and validated.
+    fn train(extra: &str) -> Result<TrainParams, String> {
+        let text = format!("n_estimators = 10\nrandom_state = 1\n{extra}");
+        let params: TrainParams = toml::from_str(&text).map_err(|e| e.to_string())?;
+        params
+            .validate()
+            .map(|()| params.clone())
+            .map_err(|e| format!("{} = {}: {}", e.key, e.value, e.rule))
+    }
+
+    #[test]
+    fn train_knobs_default_like_scikit_learn_and_their_rules_name_the_key() {
+        let defaults = train("").expect("defaults");
+        assert_eq!(
+            defaults.forest(),
+            ForestParams {
+                n_estimators: 10,
+                random_state: 1,
+                ..ForestParams::default()
+            }
+        );
+        let all = train(
+            "max_depth = 4\nmax_features = 0.5\nmin_samples_split = 4\nmin_samples_leaf = 2\n\
+             criterion = \"entropy\"\nclass_weight = \"balanced\"\nmax_samples = 100\n\
+             oob_score = true",
+        )
+        .expect("all");
+        let forest = all.forest();
+        assert_eq!(forest.max_features, MaxFeatures::Fraction(0.5));
+        assert_eq!(forest.criterion, Criterion::Entropy);
+        assert_eq!(forest.class_weight, Some(ClassWeight::Balanced));
+        assert_eq!(forest.max_samples, Some(MaxSamples::Count(100)));
+        assert!(forest.oob_score && forest.bootstrap);
+        for (extra, message) in [
+            ("n_estimators_extra = 1", None),
+            (
+                "min_samples_split = 1",
+                Some("min_samples_split = 1: must be at least 2"),
+            ),
+            (
+                "min_samples_leaf = 0",
+                Some("min_samples_leaf = 0: must be at least 1"),
+            ),
+            (
+                "max_features = 0",
+                Some("max_features = 0: a count must be at least 1"),
+            ),
+            (
+                "max_samples = 1.5",
+                Some("max_samples = 1.5: a fraction must be greater than 0 and at most 1, got 1.5"),
+            ),
+            (
+                "bootstrap = false\noob_score = true",
+                Some("oob_score = true: needs out-of-bag rows, so bootstrap = true"),
+            ),
+            (
+                "bootstrap = false\nmax_samples = 0.5",
+                Some("max_samples = 0.5: only applies to bootstrap samples (bootstrap = true)"),
+            ),
+        ] {
+            match (train(extra), message) {
+                (Err(got), Some(want)) => assert_eq!(got, want),
+                (Err(got), None) => assert!(got.contains("unknown field"), "{got}"),
+                (Ok(p), _) => panic!("{extra}: accepted as {p:?}"),
+            }
+        }
+    }
 }

@@ -87,20 +87,18 @@ pub(crate) fn grow(setup: &Setup, counts: &[u32], rng: &mut impl Rng) -> Grown {
         importances: vec![0.0; setup.binned.n_features()],
         scratch: Vec::with_capacity(rows.len()),
     };
-    let mut stack = vec![Task {
+    let root = Task {
         id: 0,
         start: 0,
         end: rows.len(),
         depth: 0,
         parent: None,
         sibling: (0, 0),
-    }];
-    let mut root_weight = 0.0;
+    };
+    let mut stack = Vec::new();
+    let root_weight = grower.node(root, &mut rows, rng, &mut stack);
     while let Some(task) = stack.pop() {
-        let weight = grower.node(task, &mut rows, rng, &mut stack);
-        if root_weight == 0.0 {
-            root_weight = weight;
-        }
+        grower.node(task, &mut rows, rng, &mut stack);
     }
     if root_weight > 0.0 {
         grower
