@@ -22,7 +22,7 @@ use super::tree::{Node, Tree};
 
 /// Nodes with at least this many rows build their candidate histograms in parallel; below it,
 /// the work per histogram is too small to pay for a task.
-const PARALLEL_ROWS: usize = 32_768;
+pub(crate) const PARALLEL_ROWS: usize = 32_768;
 
 /// What every tree of a fit shares: the data and the resolved hyper-parameters.
 pub(crate) struct Setup<'a> {

@@ -87,9 +87,11 @@ fn fit_bytes(
 
 #[test]
 fn fits_are_byte_identical_on_1_2_and_8_threads() -> TestResult {
-    // 40,000 rows put the top nodes above the threshold for parallel histograms, so both
-    // parallel axes (trees and features) are exercised.
-    let big = generated(40_000, 6, 4, 1);
+    // A bootstrap sample of 60,000 rows holds about 63% of them once or more: the top nodes
+    // are above the threshold for parallel histograms, so both parallel axes (trees and
+    // features) are exercised.
+    let big = generated(60_000, 6, 4, 1);
+    const { assert!(60_000 * 6 / 10 > super::grow::PARALLEL_ROWS) };
     let (train, _) = stratified_split(&iris(), 0.2, 42)?;
     let cases = [
         (
