@@ -1,6 +1,7 @@
 //! The typed sections of `params.toml`. Unknown keys are rejected and every range is checked
 //! before anything runs, so a typo or a bad `-S` override never trains a wrong model.
 
+use crate::ml::{ClassWeight, Criterion, ForestParams, MaxFeatures, MaxSamples, MlError};
 use pipeline_core::{Invalid, ParamsSection};
 use serde::{Deserialize, Serialize};
 
@@ -76,66 +77,112 @@ fn decimals(ten_thousandths: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// `[train]`: the random forest's hyperparameters.
+/// `[train]`: the random forest's hyperparameters, with scikit-learn's names, meanings and
+/// defaults (see [`crate::ml::ForestParams`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainParams {
-    /// Number of trees, at least 1.
+    /// Number of trees, from 1 to 10000.
     pub n_estimators: usize,
     /// Maximum depth of each tree, at least 1; absent means unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<usize>,
-    /// Fraction of the features each tree sees, in (0, 1].
-    #[serde(default = "default_feature_fraction")]
-    pub feature_fraction: f64,
+    /// Candidate features per split: `"sqrt"`, `"log2"`, a fraction in (0, 1] or a count.
+    #[serde(default = "default_max_features")]
+    pub max_features: MaxFeatures,
+    /// Fewest rows a node needs to be split, at least 2.
+    #[serde(default = "default_min_samples_split")]
+    pub min_samples_split: usize,
+    /// Fewest rows each side of a split keeps, at least 1.
+    #[serde(default = "default_min_samples_leaf")]
+    pub min_samples_leaf: usize,
+    /// `"gini"` or `"entropy"`.
+    #[serde(default)]
+    pub criterion: Criterion,
+    /// `"balanced"` to weigh classes inversely to their frequency; absent means equal weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<ClassWeight>,
+    /// Whether each tree is grown on a bootstrap sample.
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: bool,
+    /// Rows drawn per bootstrap sample: a fraction in (0, 1] or a count; absent means as many
+    /// as there are rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_samples: Option<MaxSamples>,
+    /// Whether to compute the out-of-bag score (logged as a metric of the `train` stage).
+    #[serde(default)]
+    pub oob_score: bool,
     /// Seed of the bootstrap samples and feature draws.
     pub random_state: u64,
 }
 
-fn default_feature_fraction() -> f64 {
-    crate::ml::DEFAULT_FEATURE_FRACTION
+fn default_max_features() -> MaxFeatures {
+    ForestParams::default().max_features
+}
+
+fn default_min_samples_split() -> usize {
+    ForestParams::default().min_samples_split
+}
+
+fn default_min_samples_leaf() -> usize {
+    ForestParams::default().min_samples_leaf
+}
+
+fn default_bootstrap() -> bool {
+    ForestParams::default().bootstrap
 }
 
 impl ParamsSection for TrainParams {
+    /// Every range rule of [`ForestParams`], reported with the key it concerns, plus a cap on
+    /// `n_estimators`. (Rules that depend on the data, such as a `max_features` count above
+    /// the number of columns, are checked when `train` runs.)
     fn validate(&self) -> Result<(), Invalid> {
-        Invalid::check(
-            "n_estimators",
-            self.n_estimators,
-            self.n_estimators >= 1,
-            "must be at least 1",
-        )?;
         Invalid::check(
             "n_estimators",
             self.n_estimators,
             self.n_estimators <= 10_000,
             "must be at most 10000",
         )?;
-        if let Some(depth) = self.max_depth {
-            Invalid::check(
-                "max_depth",
-                depth,
-                depth >= 1,
-                "must be at least 1 (omit it for no limit)",
-            )?;
-        }
-        let f = self.feature_fraction;
-        Invalid::check(
-            "feature_fraction",
-            f,
-            f > 0.0 && f <= 1.0,
-            "must be greater than 0 and at most 1",
-        )
+        self.forest().validate().map_err(|e| match e {
+            MlError::InvalidParameter { name, reason } => Invalid {
+                key: name.to_string(),
+                value: self.value_of(name),
+                rule: reason,
+            },
+            other => Invalid {
+                key: "train".to_string(),
+                value: String::new(),
+                rule: other.to_string(),
+            },
+        })
     }
 }
 
 impl TrainParams {
     /// The forest settings these params describe.
-    pub fn forest(&self) -> crate::ml::ForestParams {
-        crate::ml::ForestParams {
+    pub fn forest(&self) -> ForestParams {
+        ForestParams {
             n_estimators: self.n_estimators,
             max_depth: self.max_depth,
-            feature_fraction: self.feature_fraction,
+            max_features: self.max_features,
+            min_samples_split: self.min_samples_split,
+            min_samples_leaf: self.min_samples_leaf,
+            criterion: self.criterion,
+            class_weight: self.class_weight,
+            bootstrap: self.bootstrap,
+            max_samples: self.max_samples,
+            oob_score: self.oob_score,
             random_state: self.random_state,
+        }
+    }
+
+    /// The value of `key` as `params.toml` would show it, for messages.
+    fn value_of(&self, key: &str) -> String {
+        let json = serde_json::to_value(self).unwrap_or_default();
+        match json.get(key) {
+            Some(serde_json::Value::String(s)) => format!("{s:?}"),
+            Some(v) => v.to_string(),
+            None => String::new(),
         }
     }
 }
@@ -179,5 +226,73 @@ mod tests {
             data(1.5),
             Err("test_size = 1.5: must be greater than 0 and less than 1".into())
         );
+    }
+
+    /// `[train]` read from TOML text (with the two required keys) and validated.
+    fn train(extra: &str) -> Result<TrainParams, String> {
+        let text = format!("n_estimators = 10\nrandom_state = 1\n{extra}");
+        let params: TrainParams = toml::from_str(&text).map_err(|e| e.to_string())?;
+        params
+            .validate()
+            .map(|()| params.clone())
+            .map_err(|e| format!("{} = {}: {}", e.key, e.value, e.rule))
+    }
+
+    #[test]
+    fn train_knobs_default_like_scikit_learn_and_their_rules_name_the_key() {
+        let defaults = train("").expect("defaults");
+        assert_eq!(
+            defaults.forest(),
+            ForestParams {
+                n_estimators: 10,
+                random_state: 1,
+                ..ForestParams::default()
+            }
+        );
+        let all = train(
+            "max_depth = 4\nmax_features = 0.5\nmin_samples_split = 4\nmin_samples_leaf = 2\n\
+             criterion = \"entropy\"\nclass_weight = \"balanced\"\nmax_samples = 100\n\
+             oob_score = true",
+        )
+        .expect("all");
+        let forest = all.forest();
+        assert_eq!(forest.max_features, MaxFeatures::Fraction(0.5));
+        assert_eq!(forest.criterion, Criterion::Entropy);
+        assert_eq!(forest.class_weight, Some(ClassWeight::Balanced));
+        assert_eq!(forest.max_samples, Some(MaxSamples::Count(100)));
+        assert!(forest.oob_score && forest.bootstrap);
+        for (extra, message) in [
+            ("n_estimators_extra = 1", None),
+            (
+                "min_samples_split = 1",
+                Some("min_samples_split = 1: must be at least 2"),
+            ),
+            (
+                "min_samples_leaf = 0",
+                Some("min_samples_leaf = 0: must be at least 1"),
+            ),
+            (
+                "max_features = 0",
+                Some("max_features = 0: a count must be at least 1"),
+            ),
+            (
+                "max_samples = 1.5",
+                Some("max_samples = 1.5: a fraction must be greater than 0 and at most 1, got 1.5"),
+            ),
+            (
+                "bootstrap = false\noob_score = true",
+                Some("oob_score = true: needs out-of-bag rows, so bootstrap = true"),
+            ),
+            (
+                "bootstrap = false\nmax_samples = 0.5",
+                Some("max_samples = 0.5: only applies to bootstrap samples (bootstrap = true)"),
+            ),
+        ] {
+            match (train(extra), message) {
+                (Err(got), Some(want)) => assert_eq!(got, want),
+                (Err(got), None) => assert!(got.contains("unknown field"), "{got}"),
+                (Ok(p), _) => panic!("{extra}: accepted as {p:?}"),
+            }
+        }
     }
 }

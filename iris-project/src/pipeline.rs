@@ -68,7 +68,9 @@ pub mod iris {
         Ok(())
     }
 
-    /// Fits the random forest on the training split and saves it as JSON.
+    /// Fits the random forest on the training split (any numeric feature columns plus
+    /// `species`) and saves it as JSON; the out-of-bag score, when asked for, is logged as the
+    /// run's `oob_score` metric.
     #[stage(
         deps = [prepare::train],
         outs = [model = "models/model.json"],
@@ -78,12 +80,17 @@ pub mod iris {
     fn train(ctx: &mut StageContext, train: &TrainParams) -> Result<()> {
         let data = read_dataset(&ctx.input(prepare::train)?, prepare::train.path)?;
         let forest = RandomForest::fit(&train.forest(), &data)?;
+        if let Some(oob) = forest.oob_score() {
+            ctx.log_metric("oob_score", oob, 0);
+        }
         ctx.log_model(&forest, "model")?;
         ctx.write(train::model, forest.to_json())
     }
 
     /// Scores the model on the test split: metrics, the confusion matrix plot, and metadata
-    /// tying the metrics to the exact model file.
+    /// tying the metrics to the exact model file. The test file's columns are matched to the
+    /// model's features by name, and its classes to the model's by name (a class the model
+    /// never saw is scored too: every one of its rows counts as an error).
     #[stage(
         deps = [train::model, prepare::test],
         outs = [metadata = "models/metadata.json"],
@@ -94,7 +101,8 @@ pub mod iris {
     fn evaluate(ctx: &mut StageContext) -> Result<()> {
         let model_json = ctx.read_to_string(train::model)?;
         let forest = RandomForest::from_json(&model_json)?;
-        let test = read_dataset(&ctx.input(prepare::test)?, prepare::test.path)?;
+        let test = read_dataset(&ctx.input(prepare::test)?, prepare::test.path)?
+            .aligned_to(forest.feature_names(), forest.class_names())?;
         let predicted = forest.predict(test.features.view())?;
         let metrics = ml::evaluate(&test.labels, &predicted, &test.class_names)?;
         ctx.write(
@@ -104,11 +112,8 @@ pub mod iris {
                 serde_json::to_string_pretty(&metrics_json(&metrics))?
             ),
         )?;
-        let svg = ml::confusion_matrix_svg(
-            &metrics.confusion_matrix,
-            &test.class_names,
-            "Iris test split",
-        );
+        let svg =
+            ml::confusion_matrix_svg(&metrics.confusion_matrix, &test.class_names, "Test split");
         ctx.write(evaluate::confusion, svg)?;
         // The evaluated model is logged with its scores, so the run id and URI below load
         // exactly the model these metrics describe.

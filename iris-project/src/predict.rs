@@ -22,7 +22,7 @@ impl Predictor for IrisPredictor {
     }
 }
 
-/// A loaded forest. Probabilities are the fractions of trees voting for each class.
+/// A loaded forest. Probabilities are the trees' mean leaf class distributions.
 pub struct IrisModel {
     forest: RandomForest,
 }
@@ -56,13 +56,13 @@ impl LoadedModel for IrisModel {
         );
         let view = ArrayView2::from_shape((values.len() / width, width), values)
             .context("shaping the rows")?;
-        Ok(self
-            .forest
-            .predict_proba(view)?
+        let proba = self.forest.predict_proba(view)?;
+        Ok(crate::ml::forest::argmax_rows(&proba)
             .into_iter()
-            .map(|(class, probabilities)| Prediction {
+            .zip(proba.rows())
+            .map(|(class, row)| Prediction {
                 class,
-                probabilities,
+                probabilities: row.to_vec(),
             })
             .collect())
     }

@@ -169,9 +169,26 @@ fn params_type_errors_name_the_key_and_tiny_test_sizes_are_refused() {
     let ws = workspace();
     for (from, to, message) in [
         (
-            "feature_fraction = 0.5",
-            "feature_fraction = true",
-            "params.toml: [train] feature_fraction = true: expected a number (f64)",
+            "max_features = \"sqrt\"",
+            "max_features = true",
+            "params.toml: [train] max_features = true: expected \"sqrt\", \"log2\", a fraction \
+             in (0, 1] or a whole number of features",
+        ),
+        (
+            "max_features = \"sqrt\"",
+            "max_features = 1.5",
+            "params.toml: [train] max_features = 1.5: a fraction must be greater than 0 and at \
+             most 1, got 1.5",
+        ),
+        (
+            "criterion = \"gini\"",
+            "criterion = \"mse\"",
+            "params.toml: [train] criterion = \"mse\": expected \"gini\" or \"entropy\"",
+        ),
+        (
+            "bootstrap = true",
+            "bootstrap = false",
+            "params.toml: [train] oob_score = true: needs out-of-bag rows, so bootstrap = true",
         ),
         (
             "max_depth = 10",
@@ -315,7 +332,7 @@ fn exp_apply_restores_params_and_outputs_without_running() {
         "{params}"
     );
     assert!(
-        params.contains("# Fraction of the 4 features"),
+        params.contains("# Candidate features drawn at every split"),
         "comments are kept: {params}"
     );
     let status = ws.run(iris::pipeline(), &["status"]).unwrap();
@@ -384,5 +401,68 @@ fn metrics_show_and_plots() {
     assert!(
         page.contains("<h2>models/confusion_matrix.svg</h2>") && page.contains("<svg"),
         "{page}"
+    );
+}
+
+/// Rows of a made-up two-class data set: `size` and `weight` separate `small` from `large`,
+/// `noise` does not.
+fn other_data(rows: usize, columns: [&str; 3]) -> String {
+    let mut text = format!("{},{},{},species\n", columns[0], columns[1], columns[2]);
+    for i in 0..rows {
+        let large = i % 3 == 0;
+        let (size, weight) = if large {
+            (10.0 + (i % 7) as f64, 50.0 + (i % 11) as f64)
+        } else {
+            (2.0 + (i % 5) as f64, 5.0 + (i % 13) as f64)
+        };
+        let noise = (i * 37 % 101) as f64 / 10.0;
+        let row = [("size", size), ("weight", weight), ("noise", noise)];
+        let value = |name: &str| row.iter().find(|(n, _)| *n == name).map_or(0.0, |r| r.1);
+        let label = if large { "large" } else { "small" };
+        text.push_str(&format!(
+            "{},{},{},{label}\n",
+            value(columns[0]),
+            value(columns[1]),
+            value(columns[2])
+        ));
+    }
+    text
+}
+
+#[test]
+fn train_and_evaluate_run_on_any_numeric_csv_with_a_species_column() {
+    let ws = workspace();
+    ws.repro(iris::pipeline(), &[]).unwrap();
+    // Other data dropped into data/processed/: different features and classes, and a test
+    // file whose columns come in another order.
+    ws.write(
+        "data/processed/train.csv",
+        other_data(90, ["size", "weight", "noise"]),
+    )
+    .unwrap();
+    ws.write(
+        "data/processed/test.csv",
+        other_data(30, ["noise", "weight", "size"]),
+    )
+    .unwrap();
+    let out = ws.run(iris::pipeline(), &["repro", "-s", "train"]).unwrap();
+    assert_eq!(ran(&out), ["train"]);
+    let model: serde_json::Value =
+        serde_json::from_str(&ws.read("models/model.json").unwrap()).unwrap();
+    assert_eq!(
+        model["feature_names"],
+        serde_json::json!(["size", "weight", "noise"])
+    );
+    assert_eq!(model["class_names"], serde_json::json!(["large", "small"]));
+    let out = ws
+        .run(iris::pipeline(), &["repro", "-s", "evaluate"])
+        .unwrap();
+    assert_eq!(ran(&out), ["evaluate"]);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&ws.read("models/metrics.json").unwrap()).unwrap();
+    assert_eq!(metrics["accuracy"], 1.0, "{metrics}");
+    assert_eq!(
+        metrics["confusion_matrix"]["labels"],
+        serde_json::json!(["large", "small"])
     );
 }

@@ -174,14 +174,14 @@ pub(crate) fn check_finite(name: &'static str, ds: &Dataset) -> Result<(), MlErr
     Ok(())
 }
 
-/// Reads an Iris-style CSV file as written by [`write_csv`].
+/// Reads a labelled CSV file, such as [`write_csv`] writes.
 ///
-/// The header must end with a `species` column; every column before it is a
-/// numeric feature whose name is taken from the header. Species must be one
-/// of [`IRIS_CLASS_NAMES`]; class indices are fixed to that list rather than
-/// to the order of appearance, so the same species always gets the same label.
-/// `source_name` (usually the path) is only used to make error messages point
-/// at the right file; line and column numbers in errors are 1-based.
+/// The header must have a `species` column (anywhere; it is the label) and at least one other
+/// column; every other column is a numeric feature named by the header. Any class names are
+/// accepted: the classes are the distinct `species` values in sorted order, so the same names
+/// always get the same labels (for Iris, the order of [`IRIS_CLASS_NAMES`]).
+/// `source_name` (usually the path) is only used to make error messages point at the right
+/// file; line and column numbers in errors are 1-based.
 pub fn read_csv(reader: impl Read, source_name: &str) -> Result<Dataset, MlError> {
     let csv_err = |source: csv::Error| MlError::Csv {
         source_name: source_name.to_string(),
@@ -203,22 +203,25 @@ pub fn read_csv(reader: impl Read, source_name: &str) -> Result<Dataset, MlError
         return Err(bad_header("missing header row".to_string()));
     }
     let n_cols = header.len();
-    if header.get(n_cols - 1) != Some(SPECIES_COLUMN) {
+    let label_col = header
+        .iter()
+        .position(|h| h == SPECIES_COLUMN)
+        .ok_or_else(|| bad_header(format!("no `{SPECIES_COLUMN}` column")))?;
+    if n_cols < 2 {
         return Err(bad_header(format!(
-            "last column must be `{SPECIES_COLUMN}`, found `{}`",
-            header.get(n_cols - 1).unwrap_or_default()
+            "need at least one feature column besides `{SPECIES_COLUMN}`"
         )));
     }
-    if n_cols < 2 {
-        return Err(bad_header(
-            "need at least one feature column before `species`".to_string(),
-        ));
-    }
-    let feature_names: Vec<String> = header.iter().take(n_cols - 1).map(String::from).collect();
+    let feature_names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != label_col)
+        .map(|(_, h)| h.to_string())
+        .collect();
     let n_features = feature_names.len();
 
     let mut values: Vec<f64> = Vec::new();
-    let mut labels: Vec<usize> = Vec::new();
+    let mut species: Vec<String> = Vec::new();
     let mut record = csv::StringRecord::new();
     while rdr.read_record(&mut record).map_err(csv_err)? {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -230,12 +233,24 @@ pub fn read_csv(reader: impl Read, source_name: &str) -> Result<Dataset, MlError
                 found: record.len(),
             });
         }
-        for (col, (cell, name)) in record.iter().zip(&feature_names).enumerate() {
+        for (col, cell) in record.iter().enumerate() {
+            if col == label_col {
+                if cell.is_empty() {
+                    return Err(MlError::EmptyLabel {
+                        source_name: source_name.to_string(),
+                        line,
+                        column: col + 1,
+                    });
+                }
+                species.push(cell.to_string());
+                continue;
+            }
+            let name = &header[col];
             let value: f64 = cell.parse().map_err(|_| MlError::BadNumber {
                 source_name: source_name.to_string(),
                 line,
                 column: col + 1,
-                column_name: name.clone(),
+                column_name: name.to_string(),
                 value: cell.to_string(),
             })?;
             if !value.is_finite() {
@@ -243,30 +258,25 @@ pub fn read_csv(reader: impl Read, source_name: &str) -> Result<Dataset, MlError
                     source_name: source_name.to_string(),
                     line,
                     column: col + 1,
-                    column_name: name.clone(),
+                    column_name: name.to_string(),
                     value: cell.to_string(),
                 });
             }
             values.push(value);
         }
-        let species = record.get(n_features).unwrap_or_default();
-        let label = IRIS_CLASS_NAMES
-            .iter()
-            .position(|&c| c == species)
-            .ok_or_else(|| MlError::UnknownSpecies {
-                source_name: source_name.to_string(),
-                line,
-                column: n_cols,
-                value: species.to_string(),
-                expected: IRIS_CLASS_NAMES.join(", "),
-            })?;
-        labels.push(label);
     }
-    if labels.is_empty() {
+    if species.is_empty() {
         return Err(MlError::NoRows {
             source_name: source_name.to_string(),
         });
     }
+    let mut class_names = species.clone();
+    class_names.sort_unstable();
+    class_names.dedup();
+    let labels = species
+        .iter()
+        .map(|s| class_names.binary_search(s).unwrap_or_default())
+        .collect::<Vec<usize>>();
     let features = Array2::from_shape_vec((labels.len(), n_features), values).map_err(|e| {
         bad_header(format!(
             "internal shape error building the feature matrix: {e}"
@@ -276,8 +286,42 @@ pub fn read_csv(reader: impl Read, source_name: &str) -> Result<Dataset, MlError
         features,
         labels,
         feature_names,
-        class_names: iris_class_names(),
+        class_names,
     })
+}
+
+impl Dataset {
+    /// This data set with its feature columns in the order of `names` (matched by name, extra
+    /// columns dropped) and its labels indexing `classes` followed by any class of this data
+    /// set that `classes` lacks: the shape a model trained with those names expects.
+    pub fn aligned_to(&self, names: &[String], classes: &[String]) -> Result<Dataset, MlError> {
+        let columns = names
+            .iter()
+            .map(|n| {
+                self.feature_names
+                    .iter()
+                    .position(|f| f == n)
+                    .ok_or_else(|| MlError::MissingFeature { name: n.clone() })
+            })
+            .collect::<Result<Vec<usize>, MlError>>()?;
+        let mut class_names = classes.to_vec();
+        for c in &self.class_names {
+            if !class_names.contains(c) {
+                class_names.push(c.clone());
+            }
+        }
+        let remap: Vec<usize> = self
+            .class_names
+            .iter()
+            .map(|c| class_names.iter().position(|k| k == c).unwrap_or_default())
+            .collect();
+        Ok(Dataset {
+            features: self.features.select(Axis(1), &columns),
+            labels: self.labels.iter().map(|&l| remap[l]).collect(),
+            feature_names: names.to_vec(),
+            class_names,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -331,12 +375,48 @@ mod tests {
     }
 
     #[test]
-    fn class_indices_fixed_regardless_of_order() {
-        let text = "a,b,species\n1,2,virginica\n3,4,setosa\n";
+    fn classes_are_the_sorted_species_names_whatever_the_row_order() {
+        let text = "a,b,species\n1,2,virginica\n3,4,setosa\n5,6,virginica\n";
         let ds = read_csv(text.as_bytes(), "x.csv").expect("read");
-        assert_eq!(ds.labels, vec![2, 0]);
+        assert_eq!(ds.labels, vec![1, 0, 1]);
         assert_eq!(ds.feature_names, vec!["a", "b"]);
-        assert_eq!(ds.class_names, IRIS_CLASS_NAMES);
+        assert_eq!(ds.class_names, vec!["setosa", "virginica"]);
+        let iris_text = to_csv(&iris());
+        let back = read_csv(iris_text.as_bytes(), "iris.csv").expect("read");
+        assert_eq!(back.class_names, IRIS_CLASS_NAMES);
+    }
+
+    #[test]
+    fn any_class_names_and_label_position() {
+        let text = "quality,x,y\n5,1.0,2\n7,3,4\n5,0,0\n";
+        assert!(read_err_of(text).contains("no `species` column"));
+        let text = "x,species,y\n1.0,good,2\n3,bad,4\n";
+        let ds = read_csv(text.as_bytes(), "w.csv").expect("read");
+        assert_eq!(ds.feature_names, vec!["x", "y"]);
+        assert_eq!(ds.class_names, vec!["bad", "good"]);
+        assert_eq!(ds.labels, vec![1, 0]);
+        assert_eq!(ds.features, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+    }
+
+    #[test]
+    fn aligning_reorders_columns_by_name_and_maps_classes() {
+        let ds = read_csv("b,a,species\n1,2,y\n3,4,z\n".as_bytes(), "t.csv").expect("read");
+        let names = vec!["a".to_string(), "b".to_string()];
+        let classes = vec!["x".to_string(), "y".to_string()];
+        let aligned = ds.aligned_to(&names, &classes).expect("aligned");
+        assert_eq!(aligned.features, ndarray::array![[2.0, 1.0], [4.0, 3.0]]);
+        assert_eq!(aligned.class_names, vec!["x", "y", "z"]);
+        assert_eq!(aligned.labels, vec![1, 2]);
+        let err = ds
+            .aligned_to(&["c".to_string()], &classes)
+            .expect_err("missing");
+        assert!(matches!(err, MlError::MissingFeature { name } if name == "c"));
+    }
+
+    fn read_err_of(text: &str) -> String {
+        read_csv(text.as_bytes(), "data/x.csv")
+            .expect_err("should fail")
+            .to_string()
     }
 
     fn read_err(text: &str) -> String {
@@ -355,9 +435,9 @@ mod tests {
     }
 
     #[test]
-    fn unknown_species_is_rejected() {
-        let msg = read_err("a,species\n1,setosa\n2,rose\n");
-        assert!(msg.starts_with("data/iris.csv:3: column 2 (`species`): unknown species \"rose\""));
+    fn an_empty_species_is_rejected() {
+        let msg = read_err("a,species\n1,setosa\n2,\n");
+        assert_eq!(msg, "data/iris.csv:3: column 2 (`species`): empty label");
     }
 
     #[test]
@@ -372,7 +452,7 @@ mod tests {
     fn non_finite_and_header_problems_are_rejected() {
         assert!(read_err("a,species\nNaN,setosa\n").contains("is not finite"));
         assert!(read_err("a,species\ninf,setosa\n").contains(":2: column 1"));
-        assert!(read_err("a,label\n1,setosa\n").contains("last column must be `species`"));
+        assert!(read_err("a,label\n1,setosa\n").contains("no `species` column"));
         assert!(read_err("species\nsetosa\n").contains("at least one feature column"));
         assert!(read_err("").contains("missing header"));
         assert_eq!(

@@ -22,7 +22,7 @@ pub enum MlError {
         source: csv::Error,
     },
 
-    /// The header row is missing or does not end with the `species` column.
+    /// The header row is missing or has no `species` column.
     #[error("{source_name}:1: bad header: {reason}")]
     BadHeader {
         /// Name of the input.
@@ -76,19 +76,22 @@ pub enum MlError {
         value: String,
     },
 
-    /// The species cell names no known class.
-    #[error("{source_name}:{line}: column {column} (`species`): unknown species {value:?} (expected one of: {expected})")]
-    UnknownSpecies {
+    /// The species cell is empty.
+    #[error("{source_name}:{line}: column {column} (`species`): empty label")]
+    EmptyLabel {
         /// Name of the input.
         source_name: String,
         /// 1-based line number.
         line: u64,
         /// 1-based column number.
         column: usize,
-        /// The raw cell text.
-        value: String,
-        /// Comma-separated list of accepted names.
-        expected: String,
+    },
+
+    /// A data set lacks a feature column the model was trained on.
+    #[error("no feature column `{name}`, which the model was trained on")]
+    MissingFeature {
+        /// The feature's name.
+        name: String,
     },
 
     /// The input has a header but no data rows.
@@ -187,15 +190,9 @@ pub enum MlError {
         test: usize,
     },
 
-    /// linfa-trees refused to fit one of the trees.
-    #[error("fitting tree {tree}: {source}")]
-    TreeFit {
-        /// Index of the tree in the forest.
-        tree: usize,
-        /// The linfa error.
-        #[source]
-        source: linfa::Error,
-    },
+    /// An error from linfa, which its `Fit` trait requires this type to carry.
+    #[error("linfa: {0}")]
+    Linfa(#[from] linfa::Error),
 
     /// A tree (freshly fitted or deserialised) violates a structural invariant.
     #[error("tree {tree}: {reason}")]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "bench/forest.rs"]
+mod forest;
 #[path = "bench/remote.rs"]
 mod remote;
 
@@ -44,6 +46,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("remote") {
         remote::run(&bins.fixture)?;
+    }
+    if want("forest") {
+        forest::run()?;
     }
     Ok(())
 }

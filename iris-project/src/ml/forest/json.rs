@@ -43,6 +43,14 @@ impl RandomForest {
                 right: self.params.n_estimators,
             });
         }
+        if self.feature_importances.len() != self.feature_names.len() {
+            return Err(MlError::LengthMismatch {
+                left_name: "feature_importances",
+                left: self.feature_importances.len(),
+                right_name: "feature_names",
+                right: self.feature_names.len(),
+            });
+        }
         for (i, tree) in self.trees.iter().enumerate() {
             tree.validate(i, self.feature_names.len(), self.class_names.len())?;
         }

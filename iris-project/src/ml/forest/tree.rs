@@ -1,60 +1,69 @@
-//! A fitted tree as the forest stores it: just what prediction needs, with the checks a loaded
-//! model must pass.
+//! A fitted tree as the forest stores it: a flat list of nodes (children after their parent),
+//! with the checks a loaded model must pass.
 
 use serde::{Deserialize, Serialize};
 
 use crate::ml::error::MlError;
 
-/// One node of a fitted tree. Samples with `x[feature] <= threshold` go
-/// left, matching how linfa-trees partitions the training rows.
+/// One node of a fitted tree. Samples with `x[feature] <= threshold` go left.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(super) enum Node {
-    Leaf {
-        class: usize,
-    },
+pub(crate) enum Node {
+    /// A leaf and the class distribution of its training rows (weighted by bootstrap
+    /// multiplicity and class weight), summing to 1.
+    Leaf { proba: Vec<f64> },
     Split {
-        /// Column index in the full feature matrix.
+        /// Column index in the feature matrix.
         feature: usize,
         threshold: f64,
-        left: Box<Node>,
-        right: Box<Node>,
+        /// Index of the left child in the tree's node list.
+        left: usize,
+        /// Index of the right child in the tree's node list.
+        right: usize,
     },
 }
 
-/// A fitted tree and the feature columns it was allowed to use.
+/// A fitted tree; node 0 is the root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct Tree {
-    /// Sorted column indices into the full feature matrix.
-    pub(super) features: Vec<usize>,
-    pub(super) root: Node,
+pub(crate) struct Tree {
+    pub(crate) nodes: Vec<Node>,
 }
 
 impl Tree {
-    pub(super) fn predict_row(&self, row: ndarray::ArrayView1<f64>) -> usize {
-        let mut node = &self.root;
+    /// The class distribution of the leaf `row` (one value per feature) falls into.
+    pub(crate) fn leaf_proba(&self, row: &[f64]) -> &[f64] {
+        let mut at = 0;
         loop {
-            match node {
-                Node::Leaf { class } => return *class,
+            match &self.nodes[at] {
+                Node::Leaf { proba } => return proba,
                 Node::Split {
                     feature,
                     threshold,
                     left,
                     right,
                 } => {
-                    node = if row[*feature] <= *threshold {
-                        left
+                    at = if row[*feature] <= *threshold {
+                        *left
                     } else {
-                        right
+                        *right
                     }
                 }
             }
         }
     }
 
-    /// Checks every invariant `predict_row` relies on, so a hand-edited or
-    /// corrupted model fails at load time instead of panicking later.
-    pub(super) fn validate(
+    /// Number of leaves.
+    pub(crate) fn n_leaves(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Leaf { .. }))
+            .count()
+    }
+
+    /// Checks every invariant `leaf_proba` relies on (children after their parent, so walks
+    /// end; indices in range; finite values), so a hand-edited or corrupted model fails at
+    /// load time instead of panicking or looping later.
+    pub(crate) fn validate(
         &self,
         index: usize,
         n_features: usize,
@@ -64,43 +73,44 @@ impl Tree {
             tree: index,
             reason,
         };
-        if self.features.is_empty() {
-            return Err(bad("empty feature subset".to_string()));
+        if self.nodes.is_empty() {
+            return Err(bad("no nodes".to_string()));
         }
-        if !self.features.windows(2).all(|w| w[0] < w[1]) {
-            return Err(bad("feature subset is not strictly increasing".to_string()));
-        }
-        if let Some(&f) = self.features.iter().find(|&&f| f >= n_features) {
-            return Err(bad(format!(
-                "feature subset names column {f} but the model has {n_features} features"
-            )));
-        }
-        let mut stack = vec![&self.root];
-        while let Some(node) = stack.pop() {
+        for (at, node) in self.nodes.iter().enumerate() {
             match node {
-                Node::Leaf { class } if *class >= n_classes => {
-                    return Err(bad(format!(
-                        "leaf predicts class {class} but the model has {n_classes} classes"
-                    )))
+                Node::Leaf { proba } => {
+                    if proba.len() != n_classes {
+                        return Err(bad(format!(
+                            "leaf {at} has {} class probabilities but the model has {n_classes} classes",
+                            proba.len()
+                        )));
+                    }
+                    if proba.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+                        return Err(bad(format!("leaf {at} has a probability out of range")));
+                    }
                 }
-                Node::Leaf { .. } => {}
                 Node::Split {
                     feature,
                     threshold,
                     left,
                     right,
                 } => {
-                    if self.features.binary_search(feature).is_err() {
+                    if *feature >= n_features {
                         return Err(bad(format!(
-                            "split on column {feature}, which is not in the tree's feature subset {:?}",
-                            self.features
+                            "split {at} on column {feature} but the model has {n_features} features"
                         )));
                     }
                     if !threshold.is_finite() {
                         return Err(bad(format!("split threshold {threshold} is not finite")));
                     }
-                    stack.push(left);
-                    stack.push(right);
+                    for child in [left, right] {
+                        if *child <= at || *child >= self.nodes.len() {
+                            return Err(bad(format!(
+                                "split {at} points to node {child}, not a later node of the {} in the tree",
+                                self.nodes.len()
+                            )));
+                        }
+                    }
                 }
             }
         }
