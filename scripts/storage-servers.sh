@@ -34,6 +34,10 @@ install() {
             "moto[server]" gcp-storage-emulator azure-storage-blob >&2
     fi
     if [[ ! -x "$NPM/node_modules/.bin/azurite-blob" ]]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            log "installing Debian's nodejs and npm"
+            { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; } >&2
+        fi
         log "installing azurite into $NPM"
         mkdir -p "$NPM"
         (cd "$NPM" && npm install --silent --no-audit --no-fund azurite >&2)

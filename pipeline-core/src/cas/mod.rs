@@ -242,11 +242,15 @@ impl ContentStore {
 
     /// Copies object `hash` to a temp file next to `dest` while checking it, and returns that
     /// temp file for the caller to put in place; a corrupt object is deleted and reported.
+    ///
+    /// Without `sync` the copy's data is not synced: the caller syncs the filesystem once after
+    /// many copies, before making them visible.
     pub(crate) fn copy_out(
         &self,
         hash: &str,
         what: &str,
         dest: &Path,
+        sync: bool,
     ) -> Result<tempfile::NamedTempFile, CasError> {
         let (object, input) = self.open_object(hash, what)?;
         let parent = atomic::parent_dir(dest).map_err(io_err(dest))?;
@@ -264,13 +268,15 @@ impl ContentStore {
                 actual,
             });
         }
-        tmp.as_file().sync_all().map_err(io_err(dest))?;
+        if sync {
+            tmp.as_file().sync_all().map_err(io_err(dest))?;
+        }
         Ok(tmp)
     }
 
     /// Copies object `hash` to exactly `dest` (replacing it), verified on the way.
     pub fn copy_to(&self, hash: &str, what: &str, dest: &Path) -> Result<(), CasError> {
-        let tmp = self.copy_out(hash, what, dest)?;
+        let tmp = self.copy_out(hash, what, dest, true)?;
         tmp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
         Ok(())
     }

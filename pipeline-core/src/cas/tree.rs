@@ -179,7 +179,7 @@ impl ContentStore {
     ) -> Result<(), CasError> {
         let dest = root.join(&entry.path);
         if !entry.dir {
-            let tmp = self.copy_out(&entry.hash, &entry.path, &dest)?;
+            let tmp = self.copy_out(&entry.hash, &entry.path, &dest, true)?;
             set_mode(tmp.path(), entry.mode)?;
             replace(tmp, &dest)?;
             state.remember(&dest, &entry.path, &entry.hash);
@@ -195,10 +195,12 @@ impl ContentStore {
         for file in &manifest {
             let target = staging.path().join(&file.path);
             let rel = format!("{}/{}", entry.path, file.path);
-            let tmp = self.copy_out(&file.hash, &rel, &target)?;
+            let tmp = self.copy_out(&file.hash, &rel, &target, false)?;
             set_mode(tmp.path(), file.mode)?;
             tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
         }
+        // One sync for every file above, before the new directory takes the old one's place.
+        atomic::sync_filesystem(staging.path()).map_err(io_err(staging.path()))?;
         let built = staging.keep();
         replace_dir(&built, &dest)?;
         for file in &manifest {
