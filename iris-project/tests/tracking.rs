@@ -550,3 +550,70 @@ fn a_model_registered_from_python_predicts_here() {
         "{out}"
     );
 }
+
+/// A version whose source is a bucket (`s3://…`), as teams that keep their models in object
+/// storage register them: `predict` downloads it from there and loads it.
+#[test]
+#[ignore = "needs S3_TEST_ENDPOINT (scripts/storage-servers.sh)"]
+fn a_version_stored_in_a_bucket_predicts_here() {
+    use object_store::ObjectStoreExt;
+    use pipeline_core::tracking::{SqliteStore, TrackingStore};
+    let endpoint = std::env::var("S3_TEST_ENDPOINT")
+        .expect("S3_TEST_ENDPOINT must name an S3 server (scripts/storage-servers.sh start)");
+    let ws = workspace();
+    run(&ws, &["repro"]);
+    let prefix = format!("models-{}", std::process::id());
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("pipeline-test")
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .unwrap();
+    let model = std::fs::read(ws.path().join("models/model.json")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (name, bytes) in [
+        ("model.json", model),
+        ("MLmodel", b"model_file: model.json\n".to_vec()),
+    ] {
+        let key = object_store::path::Path::from(format!("{prefix}/model/{name}"));
+        runtime.block_on(bucket.put(&key, bytes.into())).unwrap();
+    }
+    for (key, value) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let store = SqliteStore::open(
+        &ws.path().join(".pipeline/tracking.db"),
+        &ws.path().join(".pipeline/cache"),
+    )
+    .unwrap();
+    store.create_registered_model("bucketed").unwrap();
+    let source = format!("s3://pipeline-test/{prefix}/model");
+    let version = store
+        .create_model_version("bucketed", &source, None)
+        .unwrap();
+    let out = run(
+        &ws,
+        &[
+            "predict",
+            "--model",
+            &format!("models:/bucketed/{}", version.version),
+            "--input",
+            "data/processed/test.csv",
+            "--output",
+            "p.csv",
+        ],
+    );
+    assert!(
+        out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
+        "{out}"
+    );
+}

@@ -192,14 +192,12 @@ fn teammate_restores_every_stage(server: Server) {
             "{rel}"
         );
     }
-    // The stage runs came along with the outputs, and `pull` brings the pipeline runs.
+    // The stage runs came along with the outputs, and so did the pipeline run they belong to.
     let runs = run(&server, b.path(), &["runs", "list", "--all"]);
     assert!(
         runs.contains("generate") && runs.contains("total"),
         "{runs}"
     );
-    let pulled = run(&server, b.path(), &["pull"]);
-    assert!(pulled.contains("tracking run(s)"), "{pulled}");
     let ours = run(&server, a.path(), &["runs", "list"]);
     let id = ours
         .lines()
@@ -208,7 +206,10 @@ fn teammate_restores_every_stage(server: Server) {
         .split_whitespace()
         .next()
         .unwrap();
-    assert!(run(&server, b.path(), &["runs", "list"]).contains(id));
+    let theirs = run(&server, b.path(), &["runs", "list"]);
+    assert!(theirs.contains(id), "{theirs}");
+    let pulled = run(&server, b.path(), &["pull"]);
+    assert!(pulled.contains("tracking run(s)"), "{pulled}");
     // Turned off, the remote is not asked: the stage runs.
     let c = clone_of(
         &server,

@@ -128,17 +128,26 @@ impl ModelSource {
         if !is_store_uri(&self.uri) {
             return Ok(PathBuf::from(&designation.source));
         }
+        let dest = scratch.join("model");
+        // A version whose source is a bucket.
+        let in_bucket = ["s3://", "gs://", "az://", "azure://"]
+            .iter()
+            .any(|scheme| designation.source.starts_with(scheme));
+        if in_bucket {
+            crate::data::remote::download_prefix(&designation.source, &dest)
+                .with_context(|| format!("downloading {}", designation.source))?;
+            return Ok(dest);
+        }
         // `runs:/…`, or the `mlflow-artifacts:/<exp>/<run>/artifacts/…` a Python-registered
         // version carries.
         let Some((run_id, path)) = crate::tracking::run_artifact_of_source(&designation.source)
         else {
             bail!(
-                "model `{}` points at `{}`, which names no run's artifact (runs:/… or mlflow-artifacts:/…/<run>/artifacts/…)",
+                "model `{}` points at `{}`, which names no run's artifact (runs:/… or mlflow-artifacts:/…/<run>/artifacts/…) nor a bucket (s3://, gs://, azure://)",
                 self.uri,
                 designation.source
             );
         };
-        let dest = scratch.join("model");
         self.store()?
             .download_artifact(&run_id, &path, &dest)
             .with_context(|| format!("downloading {}", designation.source))?;

@@ -117,6 +117,9 @@ impl Session {
             jobs: request.jobs,
         };
         let stages = engine.repro(&selected, &options, events);
+        if let Some(remote) = &remote {
+            remote.bring_pipeline_runs();
+        }
         if request.stages.is_empty() {
             engine.prune_lock();
         }

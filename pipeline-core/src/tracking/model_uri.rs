@@ -156,8 +156,9 @@ pub fn run_artifact_uri(run_id: &str, path: &str) -> String {
 
 /// The run and artifact path a registered version's source names: `runs:/<run>/<path>`, or the
 /// resolved form MLflow 3 stores when a model is registered from Python,
-/// `mlflow-artifacts:[//host]/<experiment>/<run>/artifacts/<path>`. Other sources
-/// (`models:/m-<id>` logged models, `s3://…`) are not yet loaded by this engine: `None`.
+/// `mlflow-artifacts:[//host]/<experiment>/<run>/artifacts/<path>`. Other sources: `None`
+/// (a bucket, `s3://…`, is downloaded by `serve/source.rs`; `models:/m-<id>` logged models are
+/// not loaded yet).
 pub fn run_artifact_of_source(source: &str) -> Option<(String, String)> {
     if let Ok(ModelUri::Run { run_id, path }) = ModelUri::parse(source) {
         return Some((run_id, path));

@@ -402,3 +402,38 @@ pub fn fetch(ws: &Workspace, options: &TransferOptions) -> Result<Transfer, Data
     transfer::sync_local(store.dir());
     Ok(t)
 }
+
+/// Downloads every object under an object-storage URL (`s3://bucket/models/iris`, `gs://…`,
+/// `azure://…`) into `dest`: a registered model version whose source is a bucket. Credentials
+/// and endpoints come from the cloud's environment variables. Keys are untrusted: one that is
+/// not a plain relative path is refused before anything is written for it.
+pub fn download_prefix(url: &str, dest: &Path) -> Result<usize, DataError> {
+    let fail = |message: String| DataError::Remote {
+        remote: "model source".into(),
+        url: url.to_string(),
+        message,
+    };
+    let kind = Kind::of(url).map_err(&fail)?;
+    if kind == Kind::Directory {
+        return Err(fail("not an object-storage URL".into()));
+    }
+    let cloud = cloud::Cloud::open(kind, url, &std::collections::BTreeMap::new())
+        .map_err(|e| fail(e.to_string()))?;
+    let keys = cloud.list("").map_err(|e| fail(e.to_string()))?;
+    if keys.is_empty() {
+        return Err(fail("no objects under this URL".into()));
+    }
+    for key in &keys {
+        if let Some(problem) = crate::entry::inner_path_problem(key) {
+            return Err(fail(problem));
+        }
+        let path = dest.join(key);
+        let io = |e: std::io::Error| fail(format!("{}: {e}", path.display()));
+        crate::atomic::parent_dir(&path).map_err(io)?;
+        let mut file = std::fs::File::create(&path).map_err(io)?;
+        cloud
+            .get(key, &mut file)
+            .map_err(|e| fail(format!("{key}: {e}")))?;
+    }
+    Ok(keys.len())
+}

@@ -18,6 +18,8 @@ pub struct RemoteRuns {
     remote: OnceLock<Result<Opened, String>>,
     listing: OnceLock<BTreeSet<String>>,
     warning: Mutex<Option<String>>,
+    /// The pipeline runs of the stage runs brought, to bring once the stages are done.
+    parents: Mutex<BTreeSet<String>>,
 }
 
 impl RemoteRuns {
@@ -28,6 +30,7 @@ impl RemoteRuns {
             remote: OnceLock::new(),
             listing: OnceLock::new(),
             warning: Mutex::new(None),
+            parents: Mutex::new(BTreeSet::new()),
         }))
     }
 
@@ -37,6 +40,24 @@ impl RemoteRuns {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Brings the pipeline runs the restored stages' runs belong to, so `runs list` shows the
+    /// teammate's runs. Call once every stage is done.
+    pub fn bring_pipeline_runs(&self) {
+        let parents: Vec<String> =
+            std::mem::take(&mut *self.parents.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        if parents.is_empty() {
+            return;
+        }
+        let Ok(remote) = self.remote() else { return };
+        let store = ContentStore::new(self.ws.layout().objects_dir());
+        match super::tracking::bring_runs(&self.ws, remote, &parents, &store) {
+            Ok(()) => transfer::sync_local(store.dir()),
+            Err(e) => self.warn(e.to_string()),
+        }
     }
 
     fn warn(&self, message: String) {
@@ -122,8 +143,15 @@ impl RunSource for RemoteRuns {
             .map_err(|e| e.to_string())?;
         // The tracking run that produced these outputs comes along, so the restored stage links
         // to it; without it the restore still stands.
-        if let Err(e) = super::tracking::bring_stage_run(&self.ws, remote, fingerprint, &store) {
-            self.warn(e.to_string());
+        match super::tracking::bring_stage_run(&self.ws, remote, fingerprint, &store) {
+            Ok(Some(parent)) => {
+                self.parents
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(parent);
+            }
+            Ok(None) => {}
+            Err(e) => self.warn(e.to_string()),
         }
         Ok(record)
     }

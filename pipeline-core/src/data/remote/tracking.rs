@@ -28,6 +28,14 @@ fn listed(keys: Vec<String>) -> BTreeSet<String> {
         .collect()
 }
 
+/// The objects the runs' artifacts are.
+fn artifacts_of(bundles: &[RunBundle]) -> BTreeSet<String> {
+    bundles
+        .iter()
+        .flat_map(|b| b.artifacts.iter().map(|a| a.hash.clone()))
+        .collect()
+}
+
 /// The embedded store, when runs are recorded there (and, unless `create`, only if it exists).
 fn embedded(ws: &Workspace, create: bool) -> Result<Option<SqliteStore>, DataError> {
     match Target::choose(ws, None)? {
@@ -60,14 +68,10 @@ pub(super) fn push(
     if bundles.is_empty() {
         return Ok(());
     }
-    let hashes: BTreeSet<String> = bundles
-        .iter()
-        .flat_map(|b| b.artifacts.iter().map(|a| a.hash.clone()))
-        .collect();
     let meter = Meter::new("push");
     // Artifacts are mostly stage outputs sent a moment ago: not counted twice as present.
     let present = t.present;
-    let sent = transfer::upload(remote, jobs, store, &hashes, &meter, t);
+    let sent = transfer::upload(remote, jobs, store, &artifacts_of(&bundles), &meter, t);
     t.present = present;
     meter.finish();
     sent.map_err(fail)?;
@@ -112,22 +116,57 @@ pub(super) fn fetch(
 }
 
 /// Brings the tracking run of the stage execution with `fingerprint`, if the remote has it and
-/// this store does not.
+/// this store does not. Returns the pipeline run it belongs to, for [`bring_runs`] once every
+/// stage is done (bringing it now would bring its artifacts, the other stages' outputs, and
+/// those stages would then be restored locally without their own runs).
 pub(super) fn bring_stage_run(
     ws: &Workspace,
     remote: &Opened,
     fingerprint: &str,
     store: &ContentStore,
+) -> Result<Option<String>, DataError> {
+    let Some(db) = embedded(ws, true)? else {
+        return Ok(None);
+    };
+    let id = crate::tracking::stage_run_id(fingerprint);
+    if db.get_run(&id).is_err() {
+        bring(&db, remote, store, std::slice::from_ref(&id))?;
+    }
+    Ok(db.get_run(&id).ok().and_then(|run| {
+        run.tags
+            .into_iter()
+            .find(|tag| tag.key == crate::tracking::model::TAG_PARENT_RUN_ID)
+            .map(|tag| tag.value)
+    }))
+}
+
+/// Brings the runs of `ids` this store lacks.
+pub(super) fn bring_runs(
+    ws: &Workspace,
+    remote: &Opened,
+    ids: &[String],
+    store: &ContentStore,
 ) -> Result<(), DataError> {
     let Some(db) = embedded(ws, true)? else {
         return Ok(());
     };
-    let id = crate::tracking::stage_run_id(fingerprint);
-    if db.get_run(&id).is_ok() {
-        return Ok(());
-    }
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| db.get_run(id).is_err())
+        .cloned()
+        .collect();
+    bring(&db, remote, store, &missing)
+}
+
+/// [`import`], with its first problem as the error.
+fn bring(
+    db: &SqliteStore,
+    remote: &Opened,
+    store: &ContentStore,
+    ids: &[String],
+) -> Result<(), DataError> {
     let mut t = Transfer::default();
-    import(&db, remote, remote.jobs, store, &[id], &mut t)?;
+    import(db, remote, remote.jobs, store, ids, &mut t)?;
     match t.problems.into_iter().next() {
         Some(problem) => Err(DataError::Remote {
             remote: remote.name.clone(),
@@ -172,13 +211,9 @@ fn import(
                 .push(format!("tracking run {id} on the remote: {e}; skipped")),
         }
     }
-    let hashes: BTreeSet<String> = bundles
-        .iter()
-        .flat_map(|b| b.artifacts.iter().map(|a| a.hash.clone()))
-        .collect();
     let meter = Meter::new("fetch");
     let present = t.present;
-    let got = transfer::download(remote, jobs, store, &hashes, &meter, t);
+    let got = transfer::download(remote, jobs, store, &artifacts_of(&bundles), &meter, t);
     t.present = present;
     meter.finish();
     got.map_err(fail)?;

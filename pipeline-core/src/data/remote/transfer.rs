@@ -163,6 +163,33 @@ pub(crate) fn in_parallel<T: Sync, R: Send>(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Moves loose objects, one request each, `jobs` in flight. A remote failure (`Err` of `one`:
+/// no network, denied) stops the transfer; what happened to each object is returned otherwise.
+fn move_loose<T: Sync>(
+    jobs: usize,
+    items: &[T],
+    meter: &Meter,
+    one: impl Fn(&T) -> Result<Moved, BackendError> + Sync,
+) -> Result<Vec<Moved>, BackendError> {
+    let fatal = std::sync::Mutex::new(None);
+    let results = in_parallel(jobs, items, |item| match one(item) {
+        Ok(moved) => {
+            if let Moved::Sent(bytes) = moved {
+                meter.done(bytes);
+            }
+            moved
+        }
+        Err(e) => {
+            *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            Moved::Absent
+        }
+    });
+    match fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(results),
+    }
+}
+
 fn tally(results: Vec<Moved>, t: &mut Transfer) {
     for result in results {
         match result {
@@ -219,20 +246,8 @@ pub(crate) fn upload(
         sent
     });
     let mut sent_loose = Vec::new();
-    let fatal = std::sync::Mutex::new(None);
-    let results = in_parallel(jobs, &loose, |(hash, _)| {
-        match upload_one(backend, local, hash) {
-            Ok(moved) => {
-                if let Moved::Sent(bytes) = moved {
-                    meter.done(bytes);
-                }
-                moved
-            }
-            Err(e) => {
-                *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                Moved::Absent
-            }
-        }
+    let results = move_loose(jobs, &loose, meter, |(hash, _)| {
+        upload_one(backend, local, hash)
     });
     let mut inventory_update = Vec::new();
     for sent in sent_packs {
@@ -242,9 +257,7 @@ pub(crate) fn upload(
         t.problems.extend(sent.problems.iter().cloned());
         inventory_update.push(sent);
     }
-    if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
+    let results = results?;
     for ((hash, _), result) in loose.iter().zip(&results) {
         if matches!(result, Moved::Sent(_)) {
             sent_loose.push(hash.clone());
@@ -358,24 +371,9 @@ pub(crate) fn download(
             }
         }
     }
-    let fatal = std::sync::Mutex::new(None);
-    let results = in_parallel(jobs, &loose, |hash| {
-        match download_one(backend, local, hash) {
-            Ok(moved) => {
-                if let Moved::Sent(bytes) = moved {
-                    meter.done(bytes);
-                }
-                moved
-            }
-            Err(e) => {
-                *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                Moved::Absent
-            }
-        }
-    });
-    if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
+    let results = move_loose(jobs, &loose, meter, |hash| {
+        download_one(backend, local, hash)
+    })?;
     tally(results, t);
     Ok(())
 }

@@ -112,14 +112,20 @@ impl SqliteStore {
             }
         }
         let experiment = self.get_or_create_experiment(&bundle.experiment)?;
-        self.create_run_with_id(
+        let created = self.create_run_with_id(
             Some(&info.run_id),
             &experiment,
             &info.run_name,
             None,
             &[],
             info.start_time,
-        )?;
+        );
+        match created {
+            // Another import (a parallel stage's) got there first: the run is its to finish.
+            Err(TrackingError::AlreadyExists(_)) => return Ok(false),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         let imported = (|| {
             for tags in bundle.tags.chunks(MAX_ENTITIES_PER_BATCH) {
                 self.log_batch(&info.run_id, &[], &[], tags)?;
