@@ -67,7 +67,7 @@ impl Session {
     pub fn plan(&self, request: &ReproRequest) -> Result<Vec<StageStatus>, SessionError> {
         let params = self.params(&[])?;
         let selected = self.select(&request.stages, request.scope)?;
-        let remote = self.remote_runs(request)?;
+        let remote = self.remote_runs(request);
         let mut engine = Engine::new(&self.ws, &self.dag, &params)?;
         if let Some(remote) = &remote {
             engine = engine.with_remote(remote);
@@ -107,7 +107,7 @@ impl Session {
             "repro",
             self.ws.root(),
         );
-        let remote = self.remote_runs(request)?;
+        let remote = self.remote_runs(request);
         let mut engine = Engine::new(&self.ws, &self.dag, &params)?.with_recorder(&recorder);
         if let Some(remote) = &remote {
             engine = engine.with_remote(remote);
@@ -142,11 +142,8 @@ impl Session {
         })
     }
 
-    /// The default remote's run cache, unless the request turns it off or none is configured.
-    fn remote_runs(&self, request: &ReproRequest) -> Result<Option<RemoteRuns>, SessionError> {
-        if request.no_remote {
-            return Ok(None);
-        }
-        Ok(RemoteRuns::of_default(&self.ws)?)
+    /// The default remote's run cache, unless the request turns it off.
+    fn remote_runs(&self, request: &ReproRequest) -> Option<RemoteRuns> {
+        (!request.no_remote).then(|| RemoteRuns::of_default(&self.ws))
     }
 }

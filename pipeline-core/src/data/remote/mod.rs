@@ -368,16 +368,16 @@ pub fn fetch(ws: &Workspace, options: &TransferOptions) -> Result<Transfer, Data
     };
     let fail = |e| remote.error(e);
     let listed = transfer::listed_records(remote.backend.list("runs/").map_err(fail)?);
-    let (have, _) = runs.all();
-    let have: BTreeSet<String> = have.into_iter().map(|(f, _)| f).collect();
-    let wanted: Vec<String> = listed.difference(&have).cloned().collect();
+    let (local, _) = runs.all();
+    let have: BTreeSet<&String> = local.iter().map(|(f, _)| f).collect();
+    let wanted: Vec<String> = listed.into_iter().filter(|f| !have.contains(f)).collect();
     let fetched =
         transfer::download_records(&*remote.backend, jobs, &runs, &wanted, &mut t).map_err(fail)?;
     let mut entries = selection.entries.clone();
     if options.run_cache {
-        let (all, _) = runs.all();
         entries.extend(
-            all.into_iter()
+            local
+                .into_iter()
                 .chain(fetched)
                 .filter(|(_, r)| selection.wants_stage(&r.stage))
                 .flat_map(|(_, r)| r.outs),

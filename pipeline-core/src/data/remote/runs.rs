@@ -6,7 +6,6 @@
 use super::transfer::{self, get_small, Meter};
 use super::{objects_of, open, Opened, Transfer};
 use crate::cas::ContentStore;
-use crate::data::DataError;
 use crate::engine::run_cache::{RunCache, RunRecord, RunSource};
 use crate::workspace::Workspace;
 use std::collections::BTreeSet;
@@ -24,14 +23,16 @@ pub struct RemoteRuns {
 
 impl RemoteRuns {
     /// The default remote of `ws`, if one is configured.
-    pub fn of_default(ws: &Workspace) -> Result<Option<RemoteRuns>, DataError> {
-        Ok(super::config::default_remote(ws)?.map(|_| RemoteRuns {
+    /// The config is read only when a stage would otherwise run: an up-to-date `repro` or
+    /// `status` reads nothing more than before remotes existed.
+    pub fn of_default(ws: &Workspace) -> RemoteRuns {
+        RemoteRuns {
             ws: ws.clone(),
             remote: OnceLock::new(),
             listing: OnceLock::new(),
             warning: Mutex::new(None),
             parents: Mutex::new(BTreeSet::new()),
-        }))
+        }
     }
 
     /// Why the remote could not be used, if it could not (shown once, after the fact).
@@ -74,6 +75,15 @@ impl RemoteRuns {
 
     fn listing(&self) -> &BTreeSet<String> {
         self.listing.get_or_init(|| {
+            match super::config::default_remote(&self.ws) {
+                Ok(Some(_)) => {}
+                // No default remote: nothing to look up, nothing to say.
+                Ok(None) => return BTreeSet::new(),
+                Err(e) => {
+                    self.warn(e.to_string());
+                    return BTreeSet::new();
+                }
+            }
             let listed = self
                 .remote()
                 .and_then(|r| r.backend.list("runs/").map_err(|e| r.error(e).to_string()));
