@@ -136,3 +136,31 @@ pub fn read_trace(root: &std::path::Path) -> Vec<(String, u128, u128)> {
         })
         .collect()
 }
+
+/// Deterministic bytes that do not compress into shared objects: test data for transfers.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// Starts `command` with its output discarded and kills it (SIGKILL) after `delay_ms`.
+pub fn kill_after(mut command: std::process::Command, delay_ms: u64) {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    let _ = child.wait();
+}

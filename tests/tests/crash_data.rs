@@ -2,11 +2,10 @@
 //! completes, leaves no temp file anywhere (workspace, next to the data, in the remote), and the
 //! data comes out byte for byte what it was.
 
-use pipeline_tests::PARAMS;
+use pipeline_tests::{noise, PARAMS};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 const DELAYS_MS: [u64; 9] = [0, 5, 15, 30, 60, 100, 160, 250, 400];
 
@@ -28,29 +27,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 /// Starts `args` and kills it after `delay_ms`.
 fn kill_after(dir: &Path, args: &[&str], delay_ms: u64) {
-    let mut child = fixture(dir, args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(delay_ms));
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Deterministic bytes that do not compress into shared objects.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 56) as u8
-        })
-        .collect()
+    pipeline_tests::kill_after(fixture(dir, args), delay_ms);
 }
 
 /// The data the tests version: one big file and a directory of smaller ones.

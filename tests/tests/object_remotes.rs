@@ -9,12 +9,11 @@
 //! each give one line naming the remote.
 
 use object_store::ObjectStoreExt;
-use pipeline_tests::{read_trace, PARAMS};
+use pipeline_tests::{noise, read_trace, PARAMS};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 /// A bucket on a test server, and how the CLI reaches it.
 struct Server {
@@ -220,19 +219,6 @@ fn teammate_restores_every_stage(server: Server) {
     assert!(!read_trace(c.path()).is_empty());
 }
 
-/// Deterministic bytes that do not compress into shared objects.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// One file large enough for a multipart upload, and a directory of smaller ones.
 fn data() -> Vec<(String, Vec<u8>)> {
     let mut files = vec![("raw/big.bin".to_string(), noise(1, 20 << 20))];
@@ -254,14 +240,7 @@ fn with_data(server: &Server) -> tempfile::TempDir {
 }
 
 fn kill_after(server: &Server, dir: &Path, args: &[&str], delay_ms: u64) {
-    let mut child = fixture(server, dir, args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(delay_ms));
-    let _ = child.kill();
-    let _ = child.wait();
+    pipeline_tests::kill_after(fixture(server, dir, args), delay_ms);
 }
 
 fn assert_data(dir: &Path, what: &str) {

@@ -4,7 +4,7 @@
 //! the venv in `DVC_VENV` (default `$HOME/.cache/pipeline-ci/dvc-venv`, `pip install "dvc[s3]"`);
 //! without it only our figures are printed.
 
-use super::{ms, report};
+use super::{ms, report, time_process};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -72,12 +72,6 @@ fn timed(command: &mut Command) -> anyhow::Result<Duration> {
     Ok(took)
 }
 
-fn ours(bin: &Path, dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(bin);
-    command.arg("-C").arg(dir).args(args).envs(CREDENTIALS);
-    command
-}
-
 fn dvc(venv: &Path, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(venv.join("bin/dvc"));
     command.current_dir(dir).args(args).envs(CREDENTIALS);
@@ -121,29 +115,28 @@ struct Times {
 }
 
 fn measure_ours(bin: &Path, endpoint: &str, name: &str, prefix: &str) -> anyhow::Result<Times> {
+    let ours = |dir: &Path, args: &[&str]| time_process(bin, dir, args, &CREDENTIALS);
     let a = tempfile::tempdir()?;
     fs::write(a.path().join("params.toml"), pipeline_tests::PARAMS)?;
     write_data(a.path(), name)?;
-    timed(&mut ours(bin, a.path(), &["add", "blobs"]))?;
+    ours(a.path(), &["add", "blobs"])?;
     let url = format!("s3://pipeline-test/{prefix}");
-    timed(&mut ours(bin, a.path(), &["remote", "add", "origin", &url]))?;
-    timed(&mut ours(
-        bin,
+    ours(a.path(), &["remote", "add", "origin", &url])?;
+    ours(
         a.path(),
         &["remote", "modify", "origin", "endpoint", endpoint],
-    ))?;
-    timed(&mut ours(
-        bin,
+    )?;
+    ours(
         a.path(),
         &["remote", "modify", "origin", "allow_http", "true"],
-    ))?;
-    let push = timed(&mut ours(bin, a.path(), &["push"]))?;
+    )?;
+    let push = ours(a.path(), &["push"])?;
     let b = tempfile::tempdir()?;
     fs::create_dir_all(b.path().join(".pipeline"))?;
     for rel in ["params.toml", "blobs.ptr", ".pipeline/config.toml"] {
         fs::copy(a.path().join(rel), b.path().join(rel))?;
     }
-    let pull = timed(&mut ours(bin, b.path(), &["pull"]))?;
+    let pull = ours(b.path(), &["pull"])?;
     Ok(Times { push, pull })
 }
 
