@@ -392,7 +392,10 @@ fn ping_health_version_and_metadata() {
         .strip_suffix("/model")
         .unwrap();
     assert_eq!(metadata["model_uri"], "models:/iris@champion");
-    assert_eq!(metadata["source"], json!(uri));
+    // The version registers the run's logged model (MLflow 3), by id.
+    let model_id = metadata["model_id"].as_str().unwrap();
+    assert!(model_id.starts_with("m-"), "{metadata}");
+    assert_eq!(metadata["source"], json!(format!("models:/{model_id}")));
     assert_eq!(metadata["run_id"], run_id);
     assert_eq!(
         (

@@ -146,10 +146,22 @@ fn predict_reproduces_the_evaluated_accuracy_through_run_and_model_uris() {
     let out = run(&ws, &["models", "register", &uri, "--name", "iris"]);
     assert!(out.contains("models:/iris/1"), "{out}");
     run(&ws, &["models", "alias", "iris", "champion", "1"]);
+    // The version registers the evaluate run's logged model (MLflow 3), which loads by id too.
+    let shown = json(&run(&ws, &["models", "show", "iris", "--json"]));
+    let model_id = shown["versions"][0]["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        shown["versions"][0]["source"],
+        format!("models:/{model_id}")
+    );
+    let by_id = format!("models:/{model_id}");
     for model in [
         "models:/iris@champion",
         "models:/iris/1",
         "models:/iris/latest",
+        by_id.as_str(),
     ] {
         let out = run(
             &ws,
@@ -297,6 +309,81 @@ fn recorded_on_a_real_mlflow_server() {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert!(files.contains(&"model/model.json"), "{listing}");
+    // It is an MLflow 3 logged model of that run too: READY, with its metrics linked, listed by
+    // the server's logged-models search (MLflow's Models tab).
+    let experiment = parent["run"]["info"]["experiment_id"].as_str().unwrap();
+    let found = ureq::post(&format!("{uri}/api/2.0/mlflow/logged-models/search"))
+        .send_json(serde_json::json!({
+            "experiment_ids": [experiment],
+            "filter": format!("source_run_id = '{stage_run}'"),
+        }))
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let found = json(&found);
+    let model = &found["models"][0];
+    assert_eq!(model["info"]["name"], "model", "{found}");
+    assert_eq!(model["info"]["status"], "LOGGED_MODEL_READY", "{found}");
+    let linked = model["data"]["metrics"].to_string();
+    assert!(linked.contains("\"accuracy\""), "{found}");
+    let model_id = model["info"]["model_id"].as_str().unwrap().to_string();
+    let mlmodel = ureq::get(&format!(
+        "{uri}/api/2.0/mlflow-artifacts/artifacts/{}/MLmodel",
+        model["info"]["artifact_uri"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("mlflow-artifacts:/")
+    ))
+    .call()
+    .unwrap()
+    .body_mut()
+    .read_to_string()
+    .unwrap();
+    assert!(mlmodel.contains("rust_pipeline:"), "{mlmodel}");
+    assert!(!mlmodel.contains("python_function"), "{mlmodel}");
+    // Registered from here, the version carries the model's id, and both URIs predict.
+    let name = format!("iris-logged-{}", std::process::id());
+    run(
+        &ws,
+        &[
+            "--tracking-uri",
+            &uri,
+            "models",
+            "register",
+            metadata["model_uri"].as_str().unwrap(),
+            "--name",
+            &name,
+        ],
+    );
+    let version = get(&format!(
+        "/api/2.0/mlflow/model-versions/get?name={name}&version=1"
+    ));
+    assert_eq!(
+        version["model_version"]["source"],
+        format!("models:/{model_id}"),
+        "{version}"
+    );
+    for model in [format!("models:/{name}/1"), format!("models:/{model_id}")] {
+        let out = run(
+            &ws,
+            &[
+                "--tracking-uri",
+                &uri,
+                "predict",
+                "--model",
+                &model,
+                "--input",
+                "data/processed/test.csv",
+                "--output",
+                "p.csv",
+            ],
+        );
+        assert!(
+            out.contains(&format!("accuracy: {accuracy}")),
+            "{model}: {out}"
+        );
+    }
     // And it loads back and predicts through the server.
     let out = run(
         &ws,
@@ -549,6 +636,54 @@ fn a_model_registered_from_python_predicts_here() {
         out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
         "{out}"
     );
+
+    // MLflow 3's way: a logged model of its own, registered by `models:/m-<id>`.
+    let logged = format!("{name}-logged");
+    let script = format!(
+        "import mlflow\n\
+         mlflow.set_tracking_uri({uri:?})\n\
+         with mlflow.start_run():\n    \
+         model = mlflow.initialize_logged_model(name='model')\n    \
+         mlflow.MlflowClient().log_model_artifacts(model.model_id, 'py-model')\n    \
+         mlflow.finalize_logged_model(model.model_id, 'READY')\n\
+         v = mlflow.register_model(f'models:/{{model.model_id}}', {logged:?})\n\
+         print(v.version, v.source)\n"
+    );
+    let out = std::process::Command::new(format!("{venv}/bin/python"))
+        .arg("-c")
+        .arg(&script)
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = printed.trim().lines().last().unwrap_or_default();
+    let (version, source) = last.split_once(' ').unwrap();
+    assert!(source.starts_with("models:/m-"), "{printed}");
+    for model in [format!("models:/{logged}/{version}"), source.to_string()] {
+        let out = run(
+            &ws,
+            &[
+                "--tracking-uri",
+                &uri,
+                "predict",
+                "--model",
+                &model,
+                "--input",
+                "data/processed/test.csv",
+                "--output",
+                "p.csv",
+            ],
+        );
+        assert!(
+            out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
+            "{model}: {out}"
+        );
+    }
 }
 
 /// A version whose source is a bucket (`s3://…`), as teams that keep their models in object

@@ -3,7 +3,7 @@
 //! never leaves a half-written output where the next stage or the user would read it.
 
 use crate::tracking::model::now_ms;
-use crate::tracking::recorder::StageLog;
+use crate::tracking::recorder::{LoggedModelFiles, StageLog};
 use crate::tracking::{Metric, Param};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -170,12 +170,17 @@ impl StageContext {
             anyhow::bail!("model name `{name}`: use a plain name such as `model`");
         }
         let dir = self.staging.join(".pipeline-models").join(name);
-        crate::predict::save_model(model, &dir)?;
+        let info = crate::predict::save_model(model, &dir, name)?;
         for file in [crate::predict::MLMODEL_FILE, crate::predict::MODEL_FILE] {
             self.log
                 .artifacts
                 .push((dir.join(file), format!("{name}/{file}")));
         }
+        self.log.models.push(LoggedModelFiles {
+            name: name.to_string(),
+            dir,
+            model_type: info.model_type().to_string(),
+        });
         Ok(())
     }
 

@@ -11,35 +11,64 @@ pub const MLMODEL_FILE: &str = "MLmodel";
 /// The serialized model inside a model directory.
 pub const MODEL_FILE: &str = "model.json";
 
-/// The `MLmodel` descriptor of a logged model.
+/// The flavor name of this engine's models in an `MLmodel` file. There is no
+/// `python_function` flavor: these models load in a pipeline binary, not in Python.
+pub const FLAVOR: &str = "rust_pipeline";
+
+/// The `MLmodel` descriptor of a logged model, in MLflow's layout: what loads it is said under
+/// `flavors`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// The model's directory name in its run (`model`).
+    pub artifact_path: String,
+    /// One flavor: [`FLAVOR`].
+    pub flavors: std::collections::BTreeMap<String, Flavor>,
+}
+
+/// How a pipeline binary loads the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Flavor {
     /// The Rust type that was serialized.
     pub model_type: String,
     /// How it was serialized.
     pub serialization: String,
     /// The file inside the model directory.
     pub model_file: String,
+    /// The engine that wrote it.
+    pub engine: String,
 }
 
 impl ModelInfo {
-    /// The descriptor of a serde-JSON model of type `T`.
-    pub fn json_of<T>() -> Self {
-        ModelInfo {
+    /// The descriptor of a serde-JSON model of type `T` logged as `name`.
+    pub fn json_of<T>(name: &str) -> Self {
+        let flavor = Flavor {
             model_type: std::any::type_name::<T>().to_string(),
             serialization: "json".to_string(),
             model_file: MODEL_FILE.to_string(),
+            engine: concat!("pipeline-core ", env!("CARGO_PKG_VERSION")).to_string(),
+        };
+        ModelInfo {
+            artifact_path: name.to_string(),
+            flavors: [(FLAVOR.to_string(), flavor)].into(),
         }
+    }
+
+    /// The Rust type of the model.
+    pub fn model_type(&self) -> &str {
+        self.flavors
+            .get(FLAVOR)
+            .map_or("", |flavor| flavor.model_type.as_str())
     }
 }
 
-/// Writes `model` as a model directory at `dir` (which must not exist yet or be empty).
-pub fn save_model<T: Serialize>(model: &T, dir: &Path) -> anyhow::Result<()> {
+/// Writes `model` as a model directory at `dir` (which must not exist yet or be empty), logged
+/// under `name`.
+pub fn save_model<T: Serialize>(model: &T, dir: &Path, name: &str) -> anyhow::Result<ModelInfo> {
     std::fs::create_dir_all(dir)?;
-    let info = serde_yaml::to_string(&ModelInfo::json_of::<T>())?;
-    std::fs::write(dir.join(MLMODEL_FILE), info)?;
+    let info = ModelInfo::json_of::<T>(name);
+    std::fs::write(dir.join(MLMODEL_FILE), serde_yaml::to_string(&info)?)?;
     std::fs::write(dir.join(MODEL_FILE), serde_json::to_vec(model)?)?;
-    Ok(())
+    Ok(info)
 }
 
 /// Reads the model stored in a model directory (or a bare `model.json`).
@@ -181,4 +210,23 @@ pub fn predict_csv(model: &dyn LoadedModel, input: &Path) -> anyhow::Result<Pred
         accuracy: (!labels.is_empty()).then(|| correct as f64 / labels.len() as f64),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mlmodel_file_names_a_flavor_of_its_own_and_no_python_one() {
+        let dir = tempfile::tempdir().unwrap();
+        save_model(&vec![1, 2], &dir.path().join("model"), "model").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("model").join(MLMODEL_FILE)).unwrap();
+        let info: ModelInfo = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(info.artifact_path, "model");
+        assert_eq!(info.flavors.keys().collect::<Vec<_>>(), vec![FLAVOR]);
+        assert_eq!(info.model_type(), std::any::type_name::<Vec<i32>>());
+        assert!(!text.contains("python_function"), "{text}");
+        let back: Vec<i32> = load_model(&dir.path().join("model")).unwrap();
+        assert_eq!(back, vec![1, 2]);
+    }
 }

@@ -168,26 +168,49 @@ fn register(
     name: &str,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let source = match ModelUri::parse(uri)? {
-        ModelUri::Run { .. } => uri.to_string(),
-        _ => store.resolve_model_uri(uri)?.source,
+    let (source, run_id, model_id) = match ModelUri::parse(uri)? {
+        ModelUri::LoggedModel { model_id } => {
+            let model = store.get_logged_model(&model_id)?;
+            (uri.to_string(), model.source_run_id, Some(model_id))
+        }
+        ModelUri::Run { run_id, path } => {
+            store.get_run(&run_id)?;
+            if store
+                .list_artifacts(&run_id, Some(&path))
+                .map(|files| files.is_empty())
+                .unwrap_or(true)
+            {
+                bail!("run {run_id} has no model at `{path}` (see `runs show {run_id}`)");
+            }
+            // The logged model the run recorded under that name: the version registers it, as
+            // MLflow 3 does, so it carries its id.
+            let logged = store
+                .logged_models_of_run(&run_id)
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+                .find(|model| model.name == path);
+            match logged {
+                Some(model) => (
+                    format!("models:/{}", model.model_id),
+                    Some(run_id),
+                    Some(model.model_id),
+                ),
+                None => (uri.to_string(), Some(run_id), None),
+            }
+        }
+        // Another version's model, registered again.
+        _ => {
+            let version = store.resolve_model_uri(uri)?;
+            (version.source, version.run_id, version.model_id)
+        }
     };
-    let Some((run_id, path)) = crate::tracking::run_artifact_of_source(&source) else {
-        bail!("`{uri}` does not name a run's model (its source is `{source}`)");
-    };
-    store.get_run(&run_id)?;
-    if store
-        .list_artifacts(&run_id, Some(&path))
-        .map(|files| files.is_empty())
-        .unwrap_or(true)
-    {
-        bail!("run {run_id} has no model at `{path}` (see `runs show {run_id}`)");
-    }
     match store.create_registered_model(name) {
         Ok(_) | Err(TrackingError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let version = store.create_model_version(name, &source, Some(&run_id))?;
+    let version =
+        store.create_model_version_linked(name, &source, run_id.as_deref(), model_id.as_deref())?;
     out.line(format!(
         "Registered {source} as models:/{name}/{} (version {})",
         version.version, version.version

@@ -336,6 +336,7 @@ async fn metadata(State(state): State<Arc<ServerState>>) -> Response {
             "model_uri": state.source.uri(),
             "source": designation.source,
             "run_id": designation.run_id,
+            "model_id": designation.model_id,
             "name": designation.version.as_ref().map(|(name, _)| name),
             "version": designation.version.as_ref().map(|(_, version)| version),
             "alias": state.source.alias(),

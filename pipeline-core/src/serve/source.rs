@@ -17,6 +17,8 @@ pub struct Designation {
     pub run_id: Option<String>,
     /// The registered model's name and version, for `models:/` URIs.
     pub version: Option<(String, u64)>,
+    /// The MLflow 3 logged model, when known.
+    pub model_id: Option<String>,
 }
 
 /// A model ready to serve, with what `/metadata` says about it.
@@ -103,6 +105,7 @@ impl ModelSource {
                 source: path.display().to_string(),
                 run_id: None,
                 version: None,
+                model_id: None,
             });
         }
         match ModelUri::parse(&self.uri)? {
@@ -110,13 +113,24 @@ impl ModelSource {
                 source: self.uri.clone(),
                 run_id: Some(run_id),
                 version: None,
+                model_id: None,
             }),
+            ModelUri::LoggedModel { model_id } => {
+                let model = self.store()?.get_logged_model(&model_id)?;
+                Ok(Designation {
+                    source: self.uri.clone(),
+                    run_id: model.source_run_id,
+                    version: None,
+                    model_id: Some(model_id),
+                })
+            }
             _ => {
                 let version = self.store()?.resolve_model_uri(&self.uri)?;
                 Ok(Designation {
                     source: version.source,
                     run_id: version.run_id,
                     version: Some((version.name, version.version)),
+                    model_id: version.model_id,
                 })
             }
         }
@@ -139,18 +153,30 @@ impl ModelSource {
             return Ok(dest);
         }
         // `runs:/…`, or the `mlflow-artifacts:/<exp>/<run>/artifacts/…` a Python-registered
-        // version carries.
-        let Some((run_id, path)) = crate::tracking::run_artifact_of_source(&designation.source)
-        else {
-            bail!(
-                "model `{}` points at `{}`, which names no run's artifact (runs:/… or mlflow-artifacts:/…/<run>/artifacts/…) nor a bucket (s3://, gs://, azure://)",
+        // version carries; else an MLflow 3 logged model, by its source (`models:/m-<id>`) or
+        // by the id the version carries.
+        let run_artifact = crate::tracking::run_artifact_of_source(&designation.source);
+        let logged = crate::tracking::logged_model_of_source(&designation.source).or_else(|| {
+            run_artifact
+                .is_none()
+                .then(|| designation.model_id.clone())
+                .flatten()
+        });
+        match (logged, run_artifact) {
+            (Some(model_id), _) => self
+                .store()?
+                .download_model_artifact(&model_id, "", &dest)
+                .with_context(|| format!("downloading logged model {model_id}"))?,
+            (None, Some((run_id, path))) => self
+                .store()?
+                .download_artifact(&run_id, &path, &dest)
+                .with_context(|| format!("downloading {}", designation.source))?,
+            (None, None) => bail!(
+                "model `{}` points at `{}`, which names no run's artifact (runs:/… or mlflow-artifacts:/…/<run>/artifacts/…), no logged model (models:/m-<id>) nor a bucket (s3://, gs://, azure://)",
                 self.uri,
                 designation.source
-            );
-        };
-        self.store()?
-            .download_artifact(&run_id, &path, &dest)
-            .with_context(|| format!("downloading {}", designation.source))?;
+            ),
+        }
         Ok(dest)
     }
 

@@ -6,7 +6,9 @@ use super::error::Result;
 use super::model::{
     DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
 };
-use super::model::{RunInfo, RunStatus, Tag};
+use super::model::{
+    LoggedModel, LoggedModelPage, LoggedModelStatus, NewLoggedModel, RunInfo, RunStatus, Tag,
+};
 use super::query::{RunPage, SearchQuery};
 use super::{SqliteStore, TrackingStore};
 use std::path::Path;
@@ -115,13 +117,44 @@ impl TrackingStore for CountingStore {
     fn create_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         self.inner.create_registered_model(name)
     }
-    fn create_model_version(
+    fn create_model_version_linked(
         &self,
         name: &str,
         src: &str,
         run: Option<&str>,
+        model: Option<&str>,
     ) -> Result<ModelVersion> {
-        self.inner.create_model_version(name, src, run)
+        self.inner
+            .create_model_version_linked(name, src, run, model)
+    }
+    fn create_logged_model(&self, model: &NewLoggedModel) -> Result<LoggedModel> {
+        self.inner.create_logged_model(model)
+    }
+    fn log_model_artifact(&self, id: &str, file: &Path, path: &str) -> Result<()> {
+        self.inner.log_model_artifact(id, file, path)
+    }
+    fn finalize_logged_model(&self, id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
+        self.inner.finalize_logged_model(id, status)
+    }
+    fn get_logged_model(&self, id: &str) -> Result<LoggedModel> {
+        self.inner.get_logged_model(id)
+    }
+    fn search_logged_models(
+        &self,
+        experiments: &[String],
+        max: usize,
+        token: Option<&str>,
+    ) -> Result<LoggedModelPage> {
+        self.inner.search_logged_models(experiments, max, token)
+    }
+    fn logged_models_of_run(&self, id: &str) -> Result<Vec<LoggedModel>> {
+        self.inner.logged_models_of_run(id)
+    }
+    fn list_model_artifacts(&self, id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
+        self.inner.list_model_artifacts(id, dir)
+    }
+    fn download_model_artifact(&self, id: &str, path: &str, dest: &Path) -> Result<()> {
+        self.inner.download_model_artifact(id, path, dest)
     }
     fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
         self.inner.get_model_version(name, version)

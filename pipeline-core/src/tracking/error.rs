@@ -89,6 +89,13 @@ pub enum TrackingError {
         name: String,
     },
 
+    /// The logged model does not exist.
+    #[error("logged model '{model_id}' not found")]
+    LoggedModelNotFound {
+        /// Its id.
+        model_id: String,
+    },
+
     /// The model version does not exist.
     #[error("version {version} of registered model '{name}' not found")]
     ModelVersionNotFound {
@@ -263,6 +270,7 @@ impl TrackingError {
             TrackingError::RunNotFound { .. }
             | TrackingError::ExperimentNotFound { .. }
             | TrackingError::ModelNotFound { .. }
+            | TrackingError::LoggedModelNotFound { .. }
             | TrackingError::ModelVersionNotFound { .. }
             | TrackingError::NoModelVersions { .. }
             | TrackingError::AliasNotFound { .. }

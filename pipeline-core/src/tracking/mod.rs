@@ -26,10 +26,10 @@ pub mod target;
 pub use self::error::{Result, TrackingError};
 pub use self::filter::{Filter, OrderBy};
 pub use self::model::{
-    Dataset, DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
-    RunInfo, RunStatus, Tag,
+    Dataset, DatasetInput, Experiment, FileInfo, LoggedModel, LoggedModelPage, LoggedModelStatus,
+    Metric, ModelVersion, NewLoggedModel, Param, RegisteredModel, Run, RunInfo, RunStatus, Tag,
 };
-pub use self::model_uri::{run_artifact_of_source, ModelUri};
+pub use self::model_uri::{logged_model_of_source, run_artifact_of_source, ModelUri};
 pub use self::query::{RunPage, SearchQuery};
 pub use self::recorder::stage_run_id;
 pub use self::rest::RestStore;

@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::error::{Result, TrackingError};
-use super::model::{normalize_artifact_path, validate_model_name};
+use super::model::{normalize_artifact_path, validate_model_id, validate_model_name};
 
 /// A parsed `runs:/` or `models:/` URI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,6 +33,11 @@ pub enum ModelUri {
     ModelLatest {
         /// Registered model name.
         name: String,
+    },
+    /// `models:/m-<id>`: an MLflow 3 logged model, by id.
+    LoggedModel {
+        /// `m-` and 32 hex characters.
+        model_id: String,
     },
     /// `models:/<name>@<alias>`: the version the alias points at.
     ModelAlias {
@@ -70,6 +75,11 @@ impl ModelUri {
         }
         if let Some(rest) = uri.strip_prefix("models:/") {
             let rest = rest.strip_suffix('/').unwrap_or(rest);
+            if validate_model_id(rest).is_ok() {
+                return Ok(ModelUri::LoggedModel {
+                    model_id: rest.to_string(),
+                });
+            }
             if let Some((name, alias)) = rest.split_once('@') {
                 check_name(name).map_err(|r| bad(&r))?;
                 if alias.is_empty() {
@@ -141,6 +151,7 @@ impl fmt::Display for ModelUri {
             ModelUri::ModelVersion { name, version } => write!(f, "models:/{name}/{version}"),
             ModelUri::ModelLatest { name } => write!(f, "models:/{name}/latest"),
             ModelUri::ModelAlias { name, alias } => write!(f, "models:/{name}@{alias}"),
+            ModelUri::LoggedModel { model_id } => write!(f, "models:/{model_id}"),
         }
     }
 }
@@ -157,8 +168,8 @@ pub fn run_artifact_uri(run_id: &str, path: &str) -> String {
 /// The run and artifact path a registered version's source names: `runs:/<run>/<path>`, or the
 /// resolved form MLflow 3 stores when a model is registered from Python,
 /// `mlflow-artifacts:[//host]/<experiment>/<run>/artifacts/<path>`. Other sources: `None`
-/// (a bucket, `s3://…`, is downloaded by `serve/source.rs`; `models:/m-<id>` logged models are
-/// not loaded yet).
+/// (a bucket, `s3://…`, is downloaded by `serve/source.rs`; a logged model, `models:/m-<id>`,
+/// is found by [`logged_model_of_source`]).
 pub fn run_artifact_of_source(source: &str) -> Option<(String, String)> {
     if let Ok(ModelUri::Run { run_id, path }) = ModelUri::parse(source) {
         return Some((run_id, path));
@@ -178,6 +189,26 @@ pub fn run_artifact_of_source(source: &str) -> Option<(String, String)> {
     }
     let path = normalize_artifact_path(parts.next().unwrap_or("")).ok()?;
     Some((run_id.to_string(), path))
+}
+
+/// The logged model a registered version's source names: `models:/m-<id>`, or the artifact
+/// root MLflow 3 gives a logged model, `mlflow-artifacts:[//host]/<experiment>/models/m-<id>/artifacts`.
+pub fn logged_model_of_source(source: &str) -> Option<String> {
+    if let Ok(ModelUri::LoggedModel { model_id }) = ModelUri::parse(source) {
+        return Some(model_id);
+    }
+    let rest = source.strip_prefix("mlflow-artifacts:")?;
+    let rest = match rest.strip_prefix("//") {
+        Some(with_host) => &with_host[with_host.find('/')?..],
+        None => rest,
+    };
+    let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [_experiment, "models", id, "artifacts"] if validate_model_id(id).is_ok() => {
+            Some((*id).to_string())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +254,43 @@ mod tests {
     }
 
     #[test]
+    fn logged_models_are_named_by_id() {
+        let id = "m-0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            ModelUri::parse(&format!("models:/{id}")).unwrap(),
+            ModelUri::LoggedModel {
+                model_id: id.into()
+            }
+        );
+        assert_eq!(
+            logged_model_of_source(&format!("models:/{id}")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            logged_model_of_source(&format!("mlflow-artifacts:/1/models/{id}/artifacts"))
+                .as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            logged_model_of_source(&format!(
+                "mlflow-artifacts://h:5000/1/models/{id}/artifacts/"
+            ))
+            .as_deref(),
+            Some(id)
+        );
+        assert_eq!(logged_model_of_source("models:/m-short"), None);
+        assert_eq!(
+            logged_model_of_source("mlflow-artifacts:/1/models/../artifacts"),
+            None
+        );
+        // A registered model whose name looks like an id prefix is still a registered model.
+        assert!(matches!(
+            ModelUri::parse("models:/m-123/1").unwrap(),
+            ModelUri::ModelVersion { .. }
+        ));
+    }
+
+    #[test]
     fn round_trips() {
         for s in [
             "runs:/abc/model/m.json",
@@ -230,6 +298,7 @@ mod tests {
             "models:/m/1",
             "models:/m/latest",
             "models:/m@prod",
+            "models:/m-0123456789abcdef0123456789abcdef",
         ] {
             assert_eq!(ModelUri::parse(s).unwrap().to_string(), s);
         }

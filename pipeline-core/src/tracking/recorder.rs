@@ -9,7 +9,10 @@
 
 use super::active_runs;
 use super::model::{now_ms, TAG_PIPELINE_HOST, TAG_PIPELINE_PID};
-use super::{Metric, Param, RunStatus, SearchQuery, Tag, TrackingError, TrackingStore};
+use super::{
+    LoggedModelStatus, Metric, NewLoggedModel, Param, RunStatus, SearchQuery, Tag, TrackingError,
+    TrackingStore,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,6 +30,13 @@ pub fn stage_run_id(fingerprint: &str) -> String {
     crate::hash::bytes(format!("stage-run:{fingerprint}").as_bytes())[..32].to_string()
 }
 
+/// The id of the embedded store's logged model `name` of stage run `run_id`: the same in every
+/// clone, as the run's own id is.
+pub fn logged_model_id(run_id: &str, name: &str) -> String {
+    let digest = crate::hash::bytes(format!("logged-model:{run_id}/{name}").as_bytes());
+    format!("m-{}", &digest[..32])
+}
+
 /// Tag on stage runs: the stage fingerprint.
 pub const TAG_FINGERPRINT: &str = "pipeline.fingerprint";
 
@@ -39,6 +49,19 @@ pub struct StageLog {
     pub metrics: Vec<Metric>,
     /// `ctx.log_artifact` and `ctx.log_model`: local file → artifact path.
     pub artifacts: Vec<(PathBuf, String)>,
+    /// `ctx.log_model`: each model, also recorded as an MLflow 3 logged model.
+    pub models: Vec<LoggedModelFiles>,
+}
+
+/// A model directory a stage logged.
+#[derive(Debug)]
+pub struct LoggedModelFiles {
+    /// The name given to `ctx.log_model` (the directory's name among the run's artifacts).
+    pub name: String,
+    /// The local directory holding `MLmodel` and the model file.
+    pub dir: PathBuf,
+    /// The Rust type of the model.
+    pub model_type: String,
 }
 
 struct Session {
@@ -171,15 +194,20 @@ impl Recorder {
         let now = now_ms();
         // The data the stage read, as MLflow's dataset inputs: a stage that logs a model trained
         // on them, any other evaluated with them.
-        let trains = log
-            .artifacts
-            .iter()
-            .any(|(_, path)| path.ends_with(crate::predict::MLMODEL_FILE));
+        let trains = !log.models.is_empty();
         let inputs = datasets(data, if trains { "training" } else { "evaluation" });
         session.store.log_inputs(run_id, &inputs)?;
         session.store.log_inputs(&session.parent, &inputs)?;
+        let models = self.log_models(session, run_id, &log.models)?;
         let mut all_metrics = log.metrics;
         all_metrics.extend(metrics.iter().map(|(k, v)| Metric::new(k, *v, now, 0)));
+        // A stage that logged one model measured that model: its metrics are linked to it, as
+        // `mlflow.log_metric(..., model_id=...)` links them.
+        if let [model_id] = models.as_slice() {
+            for metric in &mut all_metrics {
+                metric.model_id = Some(model_id.clone());
+            }
+        }
         session
             .store
             .log_batch(run_id, &all_metrics, &log.params, &[])?;
@@ -194,6 +222,54 @@ impl Recorder {
             .update_run(run_id, RunStatus::Finished, Some(now_ms()))?;
         active_runs::closed(&self.root, run_id);
         Ok(())
+    }
+
+    /// Records each model a stage logged as an MLflow 3 logged model of its run, with the run's
+    /// params, its files and `READY` once they are all in; returns their ids.
+    fn log_models(
+        &self,
+        session: &Session,
+        run_id: &str,
+        models: &[LoggedModelFiles],
+    ) -> Result<Vec<String>, TrackingError> {
+        if models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params = session.store.get_run(run_id)?.params;
+        let mut ids = Vec::with_capacity(models.len());
+        for files in models {
+            let wanted = self
+                .target
+                .chooses_ids()
+                .then(|| logged_model_id(run_id, &files.name));
+            let new = NewLoggedModel {
+                experiment_id: session.experiment_id.clone(),
+                name: files.name.clone(),
+                source_run_id: Some(run_id.to_string()),
+                model_type: files.model_type.clone(),
+                params: params.clone(),
+                tags: Vec::new(),
+                model_id: wanted.clone(),
+            };
+            let model_id = match session.store.create_logged_model(&new) {
+                Ok(model) => model.model_id,
+                // The same stage run again (forced, or a parallel experiment): the same model.
+                Err(TrackingError::AlreadyExists(_)) if wanted.is_some() => {
+                    wanted.unwrap_or_default()
+                }
+                Err(e) => return Err(e),
+            };
+            for file in [crate::predict::MLMODEL_FILE, crate::predict::MODEL_FILE] {
+                session
+                    .store
+                    .log_model_artifact(&model_id, &files.dir.join(file), file)?;
+            }
+            session
+                .store
+                .finalize_logged_model(&model_id, LoggedModelStatus::Ready)?;
+            ids.push(model_id);
+        }
+        Ok(ids)
     }
 
     /// The run that recorded the stage execution with this fingerprint, if the store has one.

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use super::error::{Result, TrackingError};
 use super::model::{
-    now_ms, DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run,
-    RunInfo, RunStatus, Tag,
+    now_ms, DatasetInput, Experiment, FileInfo, LoggedModel, LoggedModelPage, LoggedModelStatus,
+    Metric, ModelVersion, NewLoggedModel, Param, RegisteredModel, Run, RunInfo, RunStatus, Tag,
 };
 use super::model_uri::ModelUri;
 pub use super::query::{RunPage, SearchQuery};
@@ -135,6 +135,18 @@ pub trait TrackingStore: Send + Sync {
         name: &str,
         source: &str,
         run_id: Option<&str>,
+    ) -> Result<ModelVersion> {
+        self.create_model_version_linked(name, source, run_id, None)
+    }
+
+    /// Adds the next version of a registered model, registering the logged model `model_id`
+    /// (MLflow 3) when given: the version carries its id.
+    fn create_model_version_linked(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+        model_id: Option<&str>,
     ) -> Result<ModelVersion>;
 
     /// One version of a registered model.
@@ -232,15 +244,56 @@ pub trait TrackingStore: Send + Sync {
     /// Removes an alias.
     fn delete_model_alias(&self, name: &str, alias: &str) -> Result<()>;
 
+    /// Creates a logged model (MLflow 3) in `LOGGED_MODEL_PENDING` state, with its params and
+    /// tags; its files go in with [`log_model_artifact`](Self::log_model_artifact), then
+    /// [`finalize_logged_model`](Self::finalize_logged_model) marks it ready. An id chosen by
+    /// the caller that is already taken is [`TrackingError::AlreadyExists`].
+    fn create_logged_model(&self, model: &NewLoggedModel) -> Result<LoggedModel>;
+
+    /// Stores a local file as `artifact_path` among a logged model's files.
+    fn log_model_artifact(
+        &self,
+        model_id: &str,
+        local_file: &Path,
+        artifact_path: &str,
+    ) -> Result<()>;
+
+    /// Sets a logged model's final status.
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel>;
+
+    /// One logged model with its params, tags and linked metrics.
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
+
+    /// One page of the logged models of these experiments, newest first.
+    fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<LoggedModelPage>;
+
+    /// The logged models a run produced, oldest first.
+    fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>>;
+
+    /// The immediate children of `dir` (the root when `None`) among a logged model's files.
+    fn list_model_artifacts(&self, model_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>>;
+
+    /// Copies a logged model's file, or (`""` for all) its directory, to `dest`.
+    fn download_model_artifact(&self, model_id: &str, path: &str, dest: &Path) -> Result<()>;
+
     /// Resolves a `models:/` URI to the model version it names.
     fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {
         match ModelUri::parse(uri)? {
             ModelUri::ModelVersion { name, version } => self.get_model_version(&name, version),
             ModelUri::ModelLatest { name } => self.latest_model_version(&name),
             ModelUri::ModelAlias { name, alias } => self.get_model_version_by_alias(&name, &alias),
-            ModelUri::Run { .. } => Err(TrackingError::InvalidUri {
+            ModelUri::Run { .. } | ModelUri::LoggedModel { .. } => Err(TrackingError::InvalidUri {
                 uri: uri.to_string(),
-                reason: "expected a models:/ URI".into(),
+                reason: "expected a models:/<name>/… URI of a registered model".into(),
             }),
         }
     }

@@ -12,6 +12,7 @@ mod embedded;
 mod embedded_storage;
 mod inputs;
 mod lifecycle;
+mod logged_models;
 mod paging;
 mod registry;
 mod runs;
@@ -194,6 +195,8 @@ for_each_backend!(
     artifacts::artifacts_round_trip,
     artifacts::artifact_paths_are_checked,
     registry::model_registry,
+    logged_models::logged_models_round_trip,
+    logged_models::logged_models_page,
     registry::models_and_versions_carry_descriptions_and_tags,
     lifecycle::runs_are_deleted_and_restored,
     inputs::dataset_inputs_round_trip,

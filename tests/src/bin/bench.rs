@@ -301,7 +301,7 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
         .map(|i| {
             let dir = ws.path().join(format!("model-{i}"));
             let start = Instant::now();
-            pipeline_core::predict::save_model(&model, &dir)?;
+            pipeline_core::predict::save_model(&model, &dir, "model")?;
             for file in ["MLmodel", "model.json"] {
                 store.log_artifact(&run.run_id, &dir.join(file), &format!("model-{i}/{file}"))?;
             }

@@ -16,7 +16,13 @@ use sha2::{Digest, Sha256};
 
 use super::error::{Result, TrackingError};
 
+mod logged;
 mod validate;
+
+pub use self::logged::{
+    new_model_id, validate_model_id, LoggedModel, LoggedModelPage, LoggedModelStatus,
+    NewLoggedModel,
+};
 
 pub use self::validate::{
     artifact_file_path, normalize_artifact_path, validate_alias, validate_batch,
@@ -204,6 +210,9 @@ pub struct Metric {
     pub timestamp: i64,
     /// Training step (0 when not meaningful).
     pub step: i64,
+    /// The logged model this value measures (MLflow 3), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
 }
 
 impl Metric {
@@ -214,6 +223,7 @@ impl Metric {
             value,
             timestamp,
             step,
+            model_id: None,
         }
     }
 
@@ -369,6 +379,9 @@ pub struct ModelVersion {
     pub source: String,
     /// Run that produced the model, when known.
     pub run_id: Option<String>,
+    /// The logged model this version registers (MLflow 3), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub creation_time: i64,
     /// Free text about this version (empty when none).

@@ -72,7 +72,11 @@ pub fn validate_tag(tag: &Tag) -> Result<()> {
 
 /// Checks a metric's key (any `f64`, including NaN and infinities, is accepted).
 pub fn validate_metric(metric: &Metric) -> Result<()> {
-    validate_key("metric", &metric.key)
+    validate_key("metric", &metric.key)?;
+    match &metric.model_id {
+        Some(id) => super::validate_model_id(id),
+        None => Ok(()),
+    }
 }
 
 /// Validates everything in a batch and rejects a param key given twice with

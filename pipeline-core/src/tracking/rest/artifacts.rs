@@ -16,7 +16,7 @@ use crate::tracking::model::{artifact_file_path, normalize_artifact_path, FileIn
 use crate::tracking::store::TrackingStore;
 
 /// Percent-encodes each `/`-separated segment of a path for use in a URL.
-fn encode_path(path: &str) -> String {
+pub(super) fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for (i, seg) in path.split('/').enumerate() {
         if i > 0 {
@@ -35,7 +35,7 @@ fn encode_path(path: &str) -> String {
 
 /// The artifact-proxy path (`<exp>/<run>/artifacts`) of an
 /// `mlflow-artifacts:` URI, with or without an authority part.
-fn proxied_artifact_root(artifact_uri: &str) -> Option<String> {
+pub(super) fn proxied_artifact_root(artifact_uri: &str) -> Option<String> {
     let rest = artifact_uri.strip_prefix("mlflow-artifacts:")?;
     let path = match rest.strip_prefix("//") {
         Some(with_authority) => with_authority.find('/').map(|i| &with_authority[i..])?,
@@ -77,7 +77,13 @@ impl RestStore {
             .insert(info.run_id.clone(), info.artifact_uri.clone());
     }
 
-    fn download_file(&self, run_id: &str, base: &str, path: &str, dest: &Path) -> Result<()> {
+    pub(super) fn download_file(
+        &self,
+        run_id: &str,
+        base: &str,
+        path: &str,
+        dest: &Path,
+    ) -> Result<()> {
         let url = format!("{base}/{}", encode_path(path));
         let endpoint = format!("GET mlflow-artifacts {path}");
         let mut resp = self

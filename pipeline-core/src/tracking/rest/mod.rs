@@ -13,6 +13,7 @@ mod auth;
 mod batch;
 mod client;
 mod inputs;
+mod logged_models;
 mod registry;
 mod runs;
 mod search;
@@ -26,8 +27,8 @@ use std::time::Duration;
 
 use super::error::{Result, TrackingError};
 use super::model::{
-    DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
-    RunStatus, Tag,
+    DatasetInput, Experiment, FileInfo, LoggedModel, LoggedModelPage, LoggedModelStatus, Metric,
+    ModelVersion, NewLoggedModel, Param, RegisteredModel, Run, RunInfo, RunStatus, Tag,
 };
 use super::query::{RunPage, SearchQuery};
 use super::store::TrackingStore;
@@ -183,13 +184,60 @@ impl TrackingStore for RestStore {
         registry::create_registered_model(self, name)
     }
 
-    fn create_model_version(
+    fn create_model_version_linked(
         &self,
         name: &str,
         source: &str,
         run_id: Option<&str>,
+        model_id: Option<&str>,
     ) -> Result<ModelVersion> {
-        registry::create_model_version(self, name, source, run_id)
+        registry::create_model_version(self, name, source, run_id, model_id)
+    }
+
+    fn create_logged_model(&self, model: &NewLoggedModel) -> Result<LoggedModel> {
+        logged_models::create(self, model)
+    }
+
+    fn log_model_artifact(
+        &self,
+        model_id: &str,
+        local_file: &Path,
+        artifact_path: &str,
+    ) -> Result<()> {
+        logged_models::log_artifact(self, model_id, local_file, artifact_path)
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        logged_models::finalize(self, model_id, status)
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        logged_models::get(self, model_id)
+    }
+
+    fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<LoggedModelPage> {
+        logged_models::search(self, experiment_ids, max_results, page_token)
+    }
+
+    fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>> {
+        logged_models::of_run(self, run_id)
+    }
+
+    fn list_model_artifacts(&self, model_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
+        logged_models::list_artifacts(self, model_id, dir)
+    }
+
+    fn download_model_artifact(&self, model_id: &str, path: &str, dest: &Path) -> Result<()> {
+        logged_models::download_artifact(self, model_id, path, dest)
     }
 
     fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {

@@ -23,6 +23,7 @@ pub(super) fn create_model_version(
     name: &str,
     source: &str,
     run_id: Option<&str>,
+    model_id: Option<&str>,
 ) -> Result<ModelVersion> {
     if source.is_empty() {
         return Err(TrackingError::InvalidArgument(format!(
@@ -32,6 +33,9 @@ pub(super) fn create_model_version(
     let mut body = json!({ "name": name, "source": source });
     if let Some(r) = run_id {
         body["run_id"] = json!(r);
+    }
+    if let Some(m) = model_id {
+        body["model_id"] = json!(m);
     }
     let resp: ModelVersionResp = store.post("model-versions/create", &body)?;
     Ok(resp.model_version.into())

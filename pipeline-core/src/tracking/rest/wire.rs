@@ -83,6 +83,8 @@ pub(super) struct WireMetric {
     pub(super) timestamp: Option<i64>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub(super) step: Option<i64>,
+    #[serde(default)]
+    pub(super) model_id: Option<String>,
 }
 
 impl From<WireMetric> for Metric {
@@ -92,6 +94,7 @@ impl From<WireMetric> for Metric {
             value: w.value,
             timestamp: w.timestamp.unwrap_or(0),
             step: w.step.unwrap_or(0),
+            model_id: w.model_id.filter(|m| !m.is_empty()),
         }
     }
 }
@@ -158,6 +161,8 @@ pub(super) struct WireModelVersion {
     pub(super) source: Option<String>,
     #[serde(default)]
     pub(super) run_id: Option<String>,
+    #[serde(default)]
+    pub(super) model_id: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub(super) creation_timestamp: Option<i64>,
     #[serde(default)]
@@ -168,11 +173,17 @@ pub(super) struct WireModelVersion {
 
 impl From<WireModelVersion> for ModelVersion {
     fn from(w: WireModelVersion) -> Self {
+        let source = w.source.unwrap_or_default();
         ModelVersion {
             name: w.name,
             version: w.version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-            source: w.source.unwrap_or_default(),
             run_id: w.run_id.filter(|r| !r.is_empty()),
+            // A server keeps the id in the source (`models:/m-<id>`) rather than beside it.
+            model_id: w
+                .model_id
+                .filter(|m| !m.is_empty())
+                .or_else(|| crate::tracking::logged_model_of_source(&source)),
+            source,
             creation_time: w.creation_timestamp.unwrap_or(0),
             description: w.description.unwrap_or_default(),
             tags: sorted(w.tags),

@@ -1,5 +1,5 @@
-//! A run's artifact tree in the embedded store: which path holds which object. The bytes
-//! themselves are in [`super::artifacts`].
+//! The artifact tree of a run, or of a logged model, in the embedded store: which path holds
+//! which object. The bytes themselves are in [`super::artifacts`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,12 +12,67 @@ use super::{commit, db_err, immediate, run_pk, SqliteStore};
 use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{artifact_file_path, normalize_artifact_path, FileInfo};
 
-/// Rows `(path, hash, size)` of a run's artifacts at or under `path`.
+/// Whose files a tree holds: a run's artifacts, or a logged model's (MLflow 3 keeps those
+/// apart from any run).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Owner<'a> {
+    /// A run, by id.
+    Run(&'a str),
+    /// A logged model, by id.
+    Model(&'a str),
+}
+
+impl Owner<'_> {
+    fn table(self) -> &'static str {
+        match self {
+            Owner::Run(_) => "artifacts",
+            Owner::Model(_) => "logged_model_artifacts",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Owner::Run(_) => "run_pk",
+            Owner::Model(_) => "model_pk",
+        }
+    }
+
+    fn id(self) -> &'static str {
+        match self {
+            Owner::Run(_) => "run",
+            Owner::Model(_) => "logged model",
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Owner::Run(id) | Owner::Model(id) => id,
+        }
+    }
+
+    pub(super) fn pk(self, conn: &Connection) -> Result<i64> {
+        match self {
+            Owner::Run(id) => run_pk(conn, id),
+            Owner::Model(id) => super::logged_models::model_pk(conn, id),
+        }
+    }
+
+    fn not_found(self, path: &str) -> TrackingError {
+        TrackingError::ArtifactNotFound {
+            run_id: self.name().to_string(),
+            path: path.to_string(),
+        }
+    }
+}
+
+/// Rows `(path, hash, size)` of an owner's artifacts at or under `path`.
 pub(super) fn artifact_rows(
     conn: &Connection,
+    owner: Owner<'_>,
     pk: i64,
     path: &str,
 ) -> Result<Vec<(String, String, u64)>> {
+    let (table, column) = (owner.table(), owner.column());
     let ctx = || format!("listing artifacts under '{path}'");
     let map = |r: &rusqlite::Row<'_>| {
         Ok((
@@ -28,9 +83,9 @@ pub(super) fn artifact_rows(
     };
     if path.is_empty() {
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT path, hash, size FROM artifacts WHERE run_pk = ?1 ORDER BY path",
-            )
+            .prepare_cached(&format!(
+                "SELECT path, hash, size FROM {table} WHERE {column} = ?1 ORDER BY path"
+            ))
             .map_err(|e| db_err(ctx(), e))?;
         let rows = stmt
             .query_map([pk], map)
@@ -43,10 +98,10 @@ pub(super) fn artifact_rows(
     let lower = format!("{path}/");
     let upper = format!("{path}0");
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT path, hash, size FROM artifacts WHERE run_pk = ?1 \
-             AND (path = ?2 OR (path >= ?3 AND path < ?4)) ORDER BY path",
-        )
+        .prepare_cached(&format!(
+            "SELECT path, hash, size FROM {table} WHERE {column} = ?1 \
+             AND (path = ?2 OR (path >= ?3 AND path < ?4)) ORDER BY path"
+        ))
         .map_err(|e| db_err(ctx(), e))?;
     let rows = stmt
         .query_map(params![pk, path, lower, upper], map)
@@ -57,7 +112,7 @@ pub(super) fn artifact_rows(
 
 pub(super) fn log_artifact(
     store: &SqliteStore,
-    run_id: &str,
+    owner: Owner<'_>,
     local_file: &Path,
     artifact_path: &str,
 ) -> Result<()> {
@@ -68,25 +123,30 @@ pub(super) fn log_artifact(
             std::io::Error::new(std::io::ErrorKind::NotFound, "not a regular file"),
         ));
     }
-    run_pk(&store.lock(), run_id)?;
+    owner.pk(&store.lock())?;
     let (hash, size) = store_object(&store.objects_dir, local_file)?;
-    record_artifact(store, run_id, artifact_path, &path, &hash, size)
+    record_artifact(store, owner, artifact_path, &path, &hash, size)
 }
 
-/// Records that artifact `path` of `run_id` is the stored object `hash`, unless `path` clashes
-/// with a file or directory the run already has.
+/// Records that artifact `path` of `owner` is the stored object `hash`, unless `path` clashes
+/// with a file or directory it already has.
 pub(super) fn record_artifact(
     store: &SqliteStore,
-    run_id: &str,
+    owner: Owner<'_>,
     artifact_path: &str,
     path: &str,
     hash: &str,
     size: u64,
 ) -> Result<()> {
-    let ctx = format!("recording artifact '{path}' of run {run_id}");
+    let (table, column) = (owner.table(), owner.column());
+    let ctx = format!(
+        "recording artifact '{path}' of {} {}",
+        owner.id(),
+        owner.name()
+    );
     let mut conn = store.lock();
     let tx = immediate(&mut conn, &ctx)?;
-    let pk = run_pk(&tx, run_id)?;
+    let pk = owner.pk(&tx)?;
     // A path cannot be both a file and a directory.
     let mut ancestors = Vec::new();
     let mut rest = path;
@@ -96,7 +156,9 @@ pub(super) fn record_artifact(
     }
     let conflict = {
         let mut stmt = tx
-            .prepare_cached("SELECT 1 FROM artifacts WHERE run_pk = ?1 AND path = ?2")
+            .prepare_cached(&format!(
+                "SELECT 1 FROM {table} WHERE {column} = ?1 AND path = ?2"
+            ))
             .map_err(|e| db_err(ctx.clone(), e))?;
         let mut hit = None;
         for a in &ancestors {
@@ -114,9 +176,9 @@ pub(super) fn record_artifact(
         Some(c) => Some(c),
         None => {
             let under = tx
-                .prepare_cached(
-                    "SELECT 1 FROM artifacts WHERE run_pk = ?1 AND path >= ?2 AND path < ?3 LIMIT 1",
-                )
+                .prepare_cached(&format!(
+                    "SELECT 1 FROM {table} WHERE {column} = ?1 AND path >= ?2 AND path < ?3 LIMIT 1"
+                ))
                 .and_then(|mut s| s.exists(params![pk, format!("{path}/"), format!("{path}0")]))
                 .map_err(|e| db_err(ctx.clone(), e))?;
             under.then(|| format!("'{path}' is already a directory"))
@@ -125,13 +187,13 @@ pub(super) fn record_artifact(
     if let Some(reason) = conflict {
         return Err(TrackingError::InvalidArtifactPath {
             path: artifact_path.to_string(),
-            reason: format!("{reason} in run {run_id}"),
+            reason: format!("{reason} in {} {}", owner.id(), owner.name()),
         });
     }
-    tx.prepare_cached(
-        "INSERT INTO artifacts (run_pk, path, hash, size) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT(run_pk, path) DO UPDATE SET hash = excluded.hash, size = excluded.size",
-    )
+    tx.prepare_cached(&format!(
+        "INSERT INTO {table} ({column}, path, hash, size) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT({column}, path) DO UPDATE SET hash = excluded.hash, size = excluded.size"
+    ))
     .and_then(|mut s| {
         s.execute(params![
             pk,
@@ -146,14 +208,14 @@ pub(super) fn record_artifact(
 
 pub(super) fn list_artifacts(
     store: &SqliteStore,
-    run_id: &str,
+    owner: Owner<'_>,
     dir: Option<&str>,
 ) -> Result<Vec<FileInfo>> {
     let dir = normalize_artifact_path(dir.unwrap_or(""))?;
     let rows = {
         let conn = store.lock();
-        let pk = run_pk(&conn, run_id)?;
-        artifact_rows(&conn, pk, &dir)?
+        let pk = owner.pk(&conn)?;
+        artifact_rows(&conn, owner, pk, &dir)?
     };
     let prefix = if dir.is_empty() {
         String::new()
@@ -191,24 +253,21 @@ pub(super) fn list_artifacts(
 
 pub(super) fn download_artifact(
     store: &SqliteStore,
-    run_id: &str,
+    owner: Owner<'_>,
     path: &str,
     dest: &Path,
 ) -> Result<()> {
     let norm = normalize_artifact_path(path)?;
     let rows = {
         let conn = store.lock();
-        let pk = run_pk(&conn, run_id)?;
-        artifact_rows(&conn, pk, &norm)?
+        let pk = owner.pk(&conn)?;
+        artifact_rows(&conn, owner, pk, &norm)?
     };
     if let Some((_, hash, _)) = rows.iter().find(|(p, _, _)| *p == norm && !norm.is_empty()) {
         return copy_object_verified(&store.objects_dir, hash, dest);
     }
     if rows.is_empty() {
-        return Err(TrackingError::ArtifactNotFound {
-            run_id: run_id.to_string(),
-            path: path.to_string(),
-        });
+        return Err(owner.not_found(path));
     }
     fs::create_dir_all(dest).map_err(|e| TrackingError::io(dest, e))?;
     let skip = if norm.is_empty() { 0 } else { norm.len() + 1 };

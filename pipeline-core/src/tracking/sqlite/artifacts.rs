@@ -14,7 +14,7 @@ impl SqliteStore {
     pub fn artifact_hashes(&self) -> Result<HashSet<String>> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT DISTINCT hash FROM artifacts")
+            .prepare("SELECT hash FROM artifacts UNION SELECT hash FROM logged_model_artifacts")
             .map_err(|e| db_err("listing artifact objects", e))?;
         let hashes = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -30,19 +30,23 @@ impl SqliteStore {
     pub fn read_artifact_hashes(db_path: &Path) -> Result<HashSet<String>> {
         use rusqlite::{Connection, OpenFlags};
         let query = |conn: &Connection| -> rusqlite::Result<HashSet<String>> {
-            let tables: i64 = conn.query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'artifacts'",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables == 0 {
-                return Ok(HashSet::new());
+            let mut hashes = HashSet::new();
+            // An older database may lack either table.
+            for table in ["artifacts", "logged_model_artifacts"] {
+                let present: i64 = conn.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )?;
+                if present == 0 {
+                    continue;
+                }
+                let mut stmt = conn.prepare(&format!("SELECT DISTINCT hash FROM {table}"))?;
+                for hash in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                    hashes.insert(hash?);
+                }
             }
-            let mut stmt = conn.prepare("SELECT DISTINCT hash FROM artifacts")?;
-            let hashes = stmt
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<HashSet<String>>>();
-            hashes
+            Ok(hashes)
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

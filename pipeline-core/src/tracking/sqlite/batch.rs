@@ -98,14 +98,22 @@ pub(super) fn log_batch(
     if !metrics.is_empty() {
         let mut hist = tx
             .prepare_cached(
-                "INSERT INTO metrics (run_pk, key, value, is_nan, timestamp, step) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO metrics (run_pk, key, value, is_nan, timestamp, step, model_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(|e| db_err(ctx.clone(), e))?;
         for m in metrics {
             let (v, is_nan) = stored_value(m.value);
-            hist.execute(params![pk, m.key, v, is_nan, m.timestamp, m.step])
-                .map_err(|e| db_err(format!("logging metric '{}' of run {run_id}", m.key), e))?;
+            hist.execute(params![
+                pk,
+                m.key,
+                v,
+                is_nan,
+                m.timestamp,
+                m.step,
+                m.model_id
+            ])
+            .map_err(|e| db_err(format!("logging metric '{}' of run {run_id}", m.key), e))?;
         }
         // Row-value comparison encodes MLflow's (step, timestamp, value) order.
         let mut up = tx
@@ -138,19 +146,15 @@ pub(super) fn metric_history(store: &SqliteStore, run_id: &str, key: &str) -> Re
     let ctx = || format!("reading history of metric '{key}' of run {run_id}");
     let mut stmt = conn
         .prepare_cached(
-            "SELECT key, value, is_nan, timestamp, step FROM metrics \
+            "SELECT key, value, is_nan, timestamp, step, model_id FROM metrics \
              WHERE run_pk = ?1 AND key = ?2 ORDER BY step, timestamp, rowid",
         )
         .map_err(|e| db_err(ctx(), e))?;
     let rows = stmt
         .query_map(params![pk, key], |r| {
-            Ok(metric_from_row(
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-            ))
+            let mut metric = metric_from_row(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            metric.model_id = r.get(5)?;
+            Ok(metric)
         })
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(|e| db_err(ctx(), e))?;

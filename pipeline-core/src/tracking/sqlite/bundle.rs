@@ -6,7 +6,7 @@
 //! An imported record is untrusted input: it goes through the store's own validation (ids, keys,
 //! values, artifact paths), and its artifacts must already be in the content store.
 
-use super::artifact_tree::record_artifact;
+use super::artifact_tree::{record_artifact, Owner};
 use super::SqliteStore;
 use crate::tracking::error::{Result, TrackingError};
 use crate::tracking::model::{
@@ -79,7 +79,7 @@ impl SqliteStore {
         let artifacts = {
             let conn = self.lock();
             let pk = super::run_pk(&conn, run_id)?;
-            super::artifact_tree::artifact_rows(&conn, pk, "")?
+            super::artifact_tree::artifact_rows(&conn, Owner::Run(run_id), pk, "")?
                 .into_iter()
                 .map(|(path, hash, size)| BundledArtifact { path, hash, size })
                 .collect()
@@ -141,7 +141,14 @@ impl SqliteStore {
             }
             for a in &bundle.artifacts {
                 let path = artifact_file_path(&a.path)?;
-                record_artifact(self, &info.run_id, &a.path, &path, &a.hash, a.size)?;
+                record_artifact(
+                    self,
+                    Owner::Run(&info.run_id),
+                    &a.path,
+                    &path,
+                    &a.hash,
+                    a.size,
+                )?;
             }
             let status = match info.status {
                 RunStatus::Running => RunStatus::Killed,

@@ -24,6 +24,7 @@ mod bundle;
 mod experiments;
 mod filter_sql;
 mod inputs;
+mod logged_models;
 mod registry;
 mod runs;
 mod schema;
@@ -36,12 +37,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use self::artifact_tree::Owner;
 pub use self::bundle::{BundledArtifact, RunBundle};
 pub use self::schema::SCHEMA_VERSION;
 use super::error::{Result, TrackingError};
 use super::model::{
-    DatasetInput, Experiment, FileInfo, Metric, ModelVersion, Param, RegisteredModel, Run, RunInfo,
-    RunStatus, Tag,
+    DatasetInput, Experiment, FileInfo, LoggedModel, LoggedModelPage, LoggedModelStatus, Metric,
+    ModelVersion, NewLoggedModel, Param, RegisteredModel, Run, RunInfo, RunStatus, Tag,
 };
 use super::query::{RunPage, SearchQuery};
 use super::store::TrackingStore;
@@ -277,28 +279,75 @@ impl TrackingStore for SqliteStore {
     }
 
     fn log_artifact(&self, run_id: &str, local_file: &Path, artifact_path: &str) -> Result<()> {
-        artifact_tree::log_artifact(self, run_id, local_file, artifact_path)
+        artifact_tree::log_artifact(self, Owner::Run(run_id), local_file, artifact_path)
     }
 
     fn list_artifacts(&self, run_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
-        artifact_tree::list_artifacts(self, run_id, dir)
+        artifact_tree::list_artifacts(self, Owner::Run(run_id), dir)
     }
 
     fn download_artifact(&self, run_id: &str, path: &str, dest: &Path) -> Result<()> {
-        artifact_tree::download_artifact(self, run_id, path, dest)
+        artifact_tree::download_artifact(self, Owner::Run(run_id), path, dest)
     }
 
     fn create_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         registry::create_registered_model(self, name)
     }
 
-    fn create_model_version(
+    fn create_model_version_linked(
         &self,
         name: &str,
         source: &str,
         run_id: Option<&str>,
+        model_id: Option<&str>,
     ) -> Result<ModelVersion> {
-        registry::create_model_version(self, name, source, run_id)
+        registry::create_model_version(self, name, source, run_id, model_id)
+    }
+
+    fn create_logged_model(&self, model: &NewLoggedModel) -> Result<LoggedModel> {
+        logged_models::create(self, model)
+    }
+
+    fn log_model_artifact(
+        &self,
+        model_id: &str,
+        local_file: &Path,
+        artifact_path: &str,
+    ) -> Result<()> {
+        artifact_tree::log_artifact(self, Owner::Model(model_id), local_file, artifact_path)
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        logged_models::finalize(self, model_id, status)
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        logged_models::get(&self.lock(), model_id)
+    }
+
+    fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<LoggedModelPage> {
+        logged_models::search(self, experiment_ids, max_results, page_token)
+    }
+
+    fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>> {
+        logged_models::of_run(&self.lock(), run_id)
+    }
+
+    fn list_model_artifacts(&self, model_id: &str, dir: Option<&str>) -> Result<Vec<FileInfo>> {
+        artifact_tree::list_artifacts(self, Owner::Model(model_id), dir)
+    }
+
+    fn download_model_artifact(&self, model_id: &str, path: &str, dest: &Path) -> Result<()> {
+        artifact_tree::download_artifact(self, Owner::Model(model_id), path, dest)
     }
 
     fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {

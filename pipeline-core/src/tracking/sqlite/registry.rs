@@ -27,11 +27,13 @@ fn model_version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
         run_id: r.get(3)?,
         creation_time: r.get(4)?,
         description: r.get(5)?,
+        model_id: r.get(6)?,
         tags: Vec::new(),
     })
 }
 
-const MODEL_VERSION_COLUMNS: &str = "name, version, source, run_id, creation_time, description";
+const MODEL_VERSION_COLUMNS: &str =
+    "name, version, source, run_id, creation_time, description, model_id";
 
 /// Tags of a model (`version` None) or of one version, sorted by key.
 fn tags_of(conn: &Connection, name: &str, version: Option<u64>) -> Result<Vec<Tag>> {
@@ -173,6 +175,7 @@ pub(super) fn create_model_version(
     name: &str,
     source: &str,
     run_id: Option<&str>,
+    model_id: Option<&str>,
 ) -> Result<ModelVersion> {
     if source.is_empty() {
         return Err(TrackingError::InvalidArgument(format!(
@@ -186,6 +189,9 @@ pub(super) fn create_model_version(
     if let Some(r) = run_id {
         run_pk(&tx, r)?;
     }
+    if let Some(m) = model_id {
+        super::logged_models::model_pk(&tx, m)?;
+    }
     // Past every version ever made, deleted ones included: a number never names two models.
     let next: i64 = tx
         .query_row(
@@ -197,8 +203,9 @@ pub(super) fn create_model_version(
         .map_err(|e| db_err(ctx.clone(), e))?;
     let now = now_ms();
     tx.execute(
-        "INSERT INTO model_versions (name, version, source, run_id, creation_time) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![name, next, source, run_id, now],
+        "INSERT INTO model_versions (name, version, source, run_id, creation_time, model_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![name, next, source, run_id, now, model_id],
     )
     .and_then(|_| {
         tx.execute(
@@ -213,6 +220,7 @@ pub(super) fn create_model_version(
         version: version_u64(next),
         source: source.to_string(),
         run_id: run_id.map(str::to_string),
+        model_id: model_id.map(str::to_string),
         creation_time: now,
         description: String::new(),
         tags: Vec::new(),

@@ -70,6 +70,7 @@ pub(super) fn metric_from_row(
         value: if is_nan { f64::NAN } else { value },
         timestamp,
         step,
+        model_id: None,
     }
 }
 

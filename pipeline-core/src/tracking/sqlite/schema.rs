@@ -159,6 +159,46 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, version, key)
     );
     "#,
+    // 7: MLflow 3's logged models: their params, tags and files; metrics and registered
+    // versions that point at one.
+    r#"
+    CREATE TABLE logged_models (
+        id                INTEGER PRIMARY KEY,
+        model_id          TEXT NOT NULL UNIQUE,
+        experiment_id     INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name              TEXT NOT NULL,
+        source_run_id     TEXT,
+        model_type        TEXT NOT NULL DEFAULT '',
+        status            TEXT NOT NULL,
+        creation_time     INTEGER NOT NULL,
+        last_updated_time INTEGER NOT NULL
+    );
+    CREATE INDEX logged_models_by_experiment ON logged_models(experiment_id, creation_time);
+    CREATE INDEX logged_models_by_run ON logged_models(source_run_id);
+    CREATE TABLE logged_model_params (
+        model_pk INTEGER NOT NULL REFERENCES logged_models(id),
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (model_pk, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_tags (
+        model_pk INTEGER NOT NULL REFERENCES logged_models(id),
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (model_pk, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_artifacts (
+        model_pk INTEGER NOT NULL REFERENCES logged_models(id),
+        path     TEXT NOT NULL,
+        hash     TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        PRIMARY KEY (model_pk, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX logged_model_artifacts_by_hash ON logged_model_artifacts(hash);
+    ALTER TABLE metrics ADD COLUMN model_id TEXT;
+    CREATE INDEX metrics_by_model ON metrics(model_id) WHERE model_id IS NOT NULL;
+    ALTER TABLE model_versions ADD COLUMN model_id TEXT;
+    "#,
 ];
 
 /// The schema version this build creates and understands.
