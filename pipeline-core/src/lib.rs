@@ -28,6 +28,7 @@ pub mod hash;
 pub(crate) mod layout;
 pub(crate) mod lockfile;
 pub(crate) mod metrics;
+pub mod mlflow_api;
 mod panics;
 pub(crate) mod params;
 pub(crate) mod pipeline;

@@ -1,8 +1,9 @@
-//! `ui [--host 127.0.0.1] [--port 5000]`: the web UI.
+//! `ui [--host 127.0.0.1] [--port 5000] [--auth-file FILE]`: the web UI, and MLflow's tracking
+//! API on the same port for MLflow's own clients.
 
 use super::Printer;
 use crate::session::Session;
-use crate::ui::{serve, UiState};
+use crate::ui::{serve_guarded, UiState};
 use anyhow::Context as _;
 use std::process::ExitCode;
 
@@ -15,6 +16,10 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 5000)]
     pub port: u16,
+    /// Require credentials on every request: a TOML file of `[users]` (name = "password",
+    /// for basic auth) and `tokens = [...]` (bearer tokens).
+    #[arg(long)]
+    pub auth_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(session: Session, args: Args, out: &Printer) -> anyhow::Result<ExitCode> {
@@ -22,11 +27,24 @@ pub fn run(session: Session, args: Args, out: &Printer) -> anyhow::Result<ExitCo
         .tracking()
         .open()
         .context("opening the tracking store")?;
-    serve(
+    let auth = args
+        .auth_file
+        .as_deref()
+        .map(crate::mlflow_api::Auth::load)
+        .transpose()?;
+    let guarded = if auth.is_some() {
+        ", credentials required"
+    } else {
+        ""
+    };
+    serve_guarded(
         UiState { store, session },
+        auth,
         std::net::SocketAddr::new(args.host, args.port),
         |addr| {
-            out.line(format!("Serving the UI on http://{addr}/ (Ctrl-C to stop)"));
+            out.line(format!(
+                "Serving the UI and MLflow's tracking API on http://{addr}/{guarded} (Ctrl-C to stop)"
+            ));
         },
     )?;
     Ok(ExitCode::SUCCESS)

@@ -147,6 +147,27 @@ impl TrackingStore for CountingStore {
     ) -> Result<LoggedModelPage> {
         self.inner.search_logged_models(experiments, max, token)
     }
+    fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String> {
+        self.inner.create_experiment(name, tags)
+    }
+    fn get_experiment(&self, id: &str) -> Result<Experiment> {
+        self.inner.get_experiment(id)
+    }
+    fn all_experiments(&self) -> Result<Vec<Experiment>> {
+        self.inner.all_experiments()
+    }
+    fn set_experiment_tag(&self, id: &str, tag: &Tag) -> Result<()> {
+        self.inner.set_experiment_tag(id, tag)
+    }
+    fn delete_tag(&self, id: &str, key: &str) -> Result<()> {
+        self.inner.delete_tag(id, key)
+    }
+    fn set_logged_model_tags(&self, id: &str, tags: &[Tag]) -> Result<()> {
+        self.inner.set_logged_model_tags(id, tags)
+    }
+    fn log_logged_model_params(&self, id: &str, params: &[Param]) -> Result<()> {
+        self.inner.log_logged_model_params(id, params)
+    }
     fn logged_models_of_run(&self, id: &str) -> Result<Vec<LoggedModel>> {
         self.inner.logged_models_of_run(id)
     }

@@ -89,6 +89,15 @@ pub enum TrackingError {
         name: String,
     },
 
+    /// The run has no tag with this key.
+    #[error("no tag with name '{key}' in run {run_id}")]
+    TagNotFound {
+        /// Run id.
+        run_id: String,
+        /// Tag key.
+        key: String,
+    },
+
     /// The logged model does not exist.
     #[error("logged model '{model_id}' not found")]
     LoggedModelNotFound {
@@ -271,6 +280,7 @@ impl TrackingError {
             | TrackingError::ExperimentNotFound { .. }
             | TrackingError::ModelNotFound { .. }
             | TrackingError::LoggedModelNotFound { .. }
+            | TrackingError::TagNotFound { .. }
             | TrackingError::ModelVersionNotFound { .. }
             | TrackingError::NoModelVersions { .. }
             | TrackingError::AliasNotFound { .. }

@@ -276,6 +276,13 @@ pub trait TrackingStore: Send + Sync {
         page_token: Option<&str>,
     ) -> Result<LoggedModelPage>;
 
+    /// Sets tags on a logged model.
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()>;
+
+    /// Adds params to a logged model (a param already set keeps its value: a different one is
+    /// [`TrackingError::ParamChanged`]).
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()>;
+
     /// The logged models a run produced, oldest first.
     fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>>;
 
@@ -284,6 +291,22 @@ pub trait TrackingStore: Send + Sync {
 
     /// Copies a logged model's file, or (`""` for all) its directory, to `dest`.
     fn download_model_artifact(&self, model_id: &str, path: &str, dest: &Path) -> Result<()>;
+
+    /// Creates an experiment with these tags; a name already in use, even by a deleted
+    /// experiment, is [`TrackingError::AlreadyExists`] (MLflow's `experiments/create`).
+    fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String>;
+
+    /// One experiment by id, active or deleted.
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+
+    /// Every experiment, deleted ones included, ordered by id.
+    fn all_experiments(&self) -> Result<Vec<Experiment>>;
+
+    /// Sets a tag on an experiment.
+    fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()>;
+
+    /// Removes a tag from a run; a tag the run does not have is not found.
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
 
     /// Resolves a `models:/` URI to the model version it names.
     fn resolve_model_uri(&self, uri: &str) -> Result<ModelVersion> {

@@ -37,6 +37,7 @@ pub struct UiState {
 
 /// The application's routes.
 pub fn router(state: Arc<UiState>) -> Router {
+    let api = crate::mlflow_api::router(state.store.clone());
     Router::new()
         .route("/", get(pages::experiments))
         .route("/experiments/{id}", get(pages::runs))
@@ -47,6 +48,7 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/dag", get(pages::pipeline))
         .fallback(no_such_page)
         .with_state(state)
+        .merge(api)
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -84,6 +86,16 @@ pub fn serve(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    serve_guarded(state, None, addr, ready)
+}
+
+/// [`serve`], requiring `auth`'s credentials on every request when given.
+pub fn serve_guarded(
+    state: UiState,
+    auth: Option<crate::mlflow_api::Auth>,
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -92,7 +104,12 @@ pub fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         ready(listener.local_addr()?);
-        axum::serve(listener, router(Arc::new(state))).await?;
+        let app = router(Arc::new(state));
+        let app = match auth {
+            Some(auth) => crate::mlflow_api::guard(app, auth),
+            None => app,
+        };
+        axum::serve(listener, app).await?;
         Ok(())
     })
 }

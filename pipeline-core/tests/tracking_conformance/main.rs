@@ -150,8 +150,32 @@ pub fn mlflow_server() -> pipeline_core::tracking::RestStore {
     pipeline_core::tracking::RestStore::new(&uri).unwrap()
 }
 
-/// Instantiates each case for the embedded store (a plain test) and for an MLflow server (an
-/// ignored test that `.ci/run` runs explicitly).
+/// This engine's own MLflow API (`pipeline_core::mlflow_api`) over an embedded store in `dir`,
+/// on a free port, reached through the same REST client as a real MLflow server.
+pub fn served_store(dir: &Path) -> pipeline_core::tracking::RestStore {
+    let store: std::sync::Arc<dyn TrackingStore> = std::sync::Arc::new(open_embedded(dir));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_io()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, pipeline_core::mlflow_api::router(store))
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    pipeline_core::tracking::RestStore::new(&format!("http://{addr}")).unwrap()
+}
+
+/// Instantiates each case for the embedded store (a plain test), for this engine's own MLflow
+/// API over an embedded store (a plain test), and for an MLflow server (an ignored test that
+/// `.ci/run` runs explicitly).
 macro_rules! for_each_backend {
     ($($module:ident :: $case:ident),* $(,)?) => {
         mod embedded_store {
@@ -160,6 +184,16 @@ macro_rules! for_each_backend {
                 fn $case() {
                     let dir = tempfile::tempdir().unwrap();
                     let store = super::open_embedded(dir.path());
+                    super::$module::$case(&store);
+                }
+            )*
+        }
+        mod served_store {
+            $(
+                #[test]
+                fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::served_store(dir.path());
                     super::$module::$case(&store);
                 }
             )*

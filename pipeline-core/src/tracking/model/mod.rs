@@ -68,6 +68,9 @@ pub struct Experiment {
     pub lifecycle_stage: String,
     /// Milliseconds since the Unix epoch.
     pub creation_time: i64,
+    /// Tags, sorted by key.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 /// Where a run is in its life, with MLflow's wire names.

@@ -163,6 +163,26 @@ pub(super) fn finalize(
     LoggedModel::try_from(resp.model)
 }
 
+pub(super) fn set_tags(store: &RestStore, model_id: &str, tags: &[Tag]) -> Result<()> {
+    validate_model_id(model_id)?;
+    validate_batch("logged model", &[], &[], tags)?;
+    let _: serde_json::Value = store.patch(
+        &format!("logged-models/{model_id}/tags"),
+        &json!({ "tags": tags }),
+    )?;
+    Ok(())
+}
+
+pub(super) fn log_params(store: &RestStore, model_id: &str, params: &[Param]) -> Result<()> {
+    validate_model_id(model_id)?;
+    validate_batch("logged model", &[], params, &[])?;
+    let _: serde_json::Value = store.post(
+        &format!("logged-models/{model_id}/params"),
+        &json!({ "model_id": model_id, "params": params }),
+    )?;
+    Ok(())
+}
+
 pub(super) fn get(store: &RestStore, model_id: &str) -> Result<LoggedModel> {
     validate_model_id(model_id)?;
     let resp: ModelResp = store

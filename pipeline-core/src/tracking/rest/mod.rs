@@ -228,6 +228,37 @@ impl TrackingStore for RestStore {
         logged_models::search(self, experiment_ids, max_results, page_token)
     }
 
+    fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String> {
+        runs::create_experiment(self, name, tags)
+    }
+
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        runs::get_experiment(self, experiment_id)
+    }
+
+    fn all_experiments(&self) -> Result<Vec<Experiment>> {
+        runs::search_experiments(self, "ALL")
+    }
+
+    fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
+        crate::tracking::model::validate_tag(tag)?;
+        let body = serde_json::json!({ "experiment_id": experiment_id, "key": tag.key, "value": tag.value });
+        runs::post_empty(self, "experiments/set-experiment-tag", body)
+    }
+
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let body = serde_json::json!({ "run_id": run_id, "key": key });
+        runs::post_empty(self, "runs/delete-tag", body)
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        logged_models::set_tags(self, model_id, tags)
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        logged_models::log_params(self, model_id, params)
+    }
+
     fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>> {
         logged_models::of_run(self, run_id)
     }

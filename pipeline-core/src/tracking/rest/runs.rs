@@ -39,10 +39,35 @@ pub(super) fn get_or_create_experiment(store: &RestStore, name: &str) -> Result<
 }
 
 pub(super) fn list_experiments(store: &RestStore) -> Result<Vec<Experiment>> {
+    search_experiments(store, "ACTIVE_ONLY")
+}
+
+pub(super) fn create_experiment(store: &RestStore, name: &str, tags: &[Tag]) -> Result<String> {
+    crate::tracking::model::validate_experiment_name(name)?;
+    tags.iter().try_for_each(validate_tag)?;
+    let resp: serde_json::Value =
+        store.post("experiments/create", &json!({ "name": name, "tags": tags }))?;
+    resp["experiment_id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| TrackingError::Backend {
+            backend: "mlflow server",
+            context: "reading the answer of experiments/create".into(),
+            message: "no experiment_id".into(),
+        })
+}
+
+pub(super) fn get_experiment(store: &RestStore, id: &str) -> Result<Experiment> {
+    let resp: ExperimentResp = store.get("experiments/get", &[("experiment_id", id)])?;
+    Ok(resp.experiment.into())
+}
+
+/// Experiments of a view type (`ACTIVE_ONLY`, `ALL`), every page, ordered by id.
+pub(super) fn search_experiments(store: &RestStore, view_type: &str) -> Result<Vec<Experiment>> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut q = vec![("max_results", "1000"), ("view_type", "ACTIVE_ONLY")];
+        let mut q = vec![("max_results", "1000"), ("view_type", view_type)];
         if let Some(t) = token.as_deref() {
             q.push(("page_token", t));
         }

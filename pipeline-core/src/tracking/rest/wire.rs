@@ -40,6 +40,8 @@ pub(super) struct WireExperiment {
     pub(super) lifecycle_stage: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub(super) creation_time: Option<i64>,
+    #[serde(default)]
+    pub(super) tags: Vec<Tag>,
 }
 
 impl From<WireExperiment> for Experiment {
@@ -49,6 +51,7 @@ impl From<WireExperiment> for Experiment {
             name: w.name,
             lifecycle_stage: w.lifecycle_stage.unwrap_or_else(|| "active".into()),
             creation_time: w.creation_time.unwrap_or(0),
+            tags: sorted(w.tags),
         }
     }
 }

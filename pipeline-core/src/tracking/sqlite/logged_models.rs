@@ -110,6 +110,60 @@ pub(super) fn create(store: &SqliteStore, new: &NewLoggedModel) -> Result<Logged
     get(&conn, &model_id)
 }
 
+pub(super) fn set_tags(store: &SqliteStore, model_id: &str, tags: &[Tag]) -> Result<()> {
+    validate_batch(model_id, &[], &[], tags)?;
+    let ctx = format!("tagging logged model {model_id}");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    let pk = model_pk(&tx, model_id)?;
+    for tag in tags {
+        tx.execute(
+            "INSERT INTO logged_model_tags (model_pk, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(model_pk, key) DO UPDATE SET value = excluded.value",
+            params![pk, tag.key, tag.value],
+        )
+        .map_err(|e| db_err(ctx.clone(), e))?;
+    }
+    commit(tx, &ctx)
+}
+
+pub(super) fn log_params(store: &SqliteStore, model_id: &str, new: &[Param]) -> Result<()> {
+    validate_batch(model_id, &[], new, &[])?;
+    let ctx = format!("logging params of logged model {model_id}");
+    let mut conn = store.lock();
+    let tx = immediate(&mut conn, &ctx)?;
+    let pk = model_pk(&tx, model_id)?;
+    for param in new {
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT value FROM logged_model_params WHERE model_pk = ?1 AND key = ?2",
+                params![pk, param.key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_err(ctx.clone(), e))?;
+        match old {
+            Some(old) if old == param.value => {}
+            Some(old) => {
+                return Err(TrackingError::ParamChanged {
+                    run_id: model_id.to_string(),
+                    key: param.key.clone(),
+                    old_value: old,
+                    new_value: param.value.clone(),
+                })
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO logged_model_params (model_pk, key, value) VALUES (?1, ?2, ?3)",
+                    params![pk, param.key, param.value],
+                )
+                .map_err(|e| db_err(ctx.clone(), e))?;
+            }
+        }
+    }
+    commit(tx, &ctx)
+}
+
 pub(super) fn finalize(
     store: &SqliteStore,
     model_id: &str,

@@ -338,6 +338,34 @@ impl TrackingStore for SqliteStore {
         logged_models::search(self, experiment_ids, max_results, page_token)
     }
 
+    fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String> {
+        experiments::create_experiment(self, name, tags)
+    }
+
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        experiments::get_experiment(self, experiment_id)
+    }
+
+    fn all_experiments(&self) -> Result<Vec<Experiment>> {
+        experiments::all_experiments(self)
+    }
+
+    fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
+        experiments::set_experiment_tag(self, experiment_id, tag)
+    }
+
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        batch::delete_tag(self, run_id, key)
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        logged_models::set_tags(self, model_id, tags)
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        logged_models::log_params(self, model_id, params)
+    }
+
     fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>> {
         logged_models::of_run(&self.lock(), run_id)
     }

@@ -199,6 +199,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX metrics_by_model ON metrics(model_id) WHERE model_id IS NOT NULL;
     ALTER TABLE model_versions ADD COLUMN model_id TEXT;
     "#,
+    // 8: experiment tags.
+    r#"
+    CREATE TABLE experiment_tags (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        key           TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        PRIMARY KEY (experiment_id, key)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build creates and understands.
