@@ -22,6 +22,8 @@
 #   cargo test --test rest_mlflow
 #   scripts/mlflow-server.sh stop "$state"
 set -euo pipefail
+# MLflow's usage reporting stays off: traffic stays on loopback.
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 
 VENV="${MLFLOW_VENV:-/tmp/mlflow-venv}"
 PY_BOOT="${PYTHON:-python3}"

@@ -602,7 +602,7 @@ fn a_model_registered_from_python_predicts_here() {
          v = mlflow.register_model(f'runs:/{{run.info.run_id}}/model', {name:?})\n\
          print(v.version, v.source)\n"
     );
-    let out = std::process::Command::new(format!("{venv}/bin/python"))
+    let out = python_command(&venv)
         .arg("-c")
         .arg(&script)
         .current_dir(ws.path())
@@ -649,7 +649,7 @@ fn a_model_registered_from_python_predicts_here() {
          v = mlflow.register_model(f'models:/{{model.model_id}}', {logged:?})\n\
          print(v.version, v.source)\n"
     );
-    let out = std::process::Command::new(format!("{venv}/bin/python"))
+    let out = python_command(&venv)
         .arg("-c")
         .arg(&script)
         .current_dir(ws.path())
@@ -751,4 +751,13 @@ fn a_version_stored_in_a_bucket_predicts_here() {
         out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
         "{out}"
     );
+}
+
+/// MLflow's Python, with its usage reporting off: traffic stays on loopback.
+fn python_command(venv: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(format!("{venv}/bin/python"));
+    command
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true");
+    command
 }

@@ -337,7 +337,7 @@ fn mlflows_python_client_logs_into_the_embedded_store() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/mlflow_client.py"
     );
-    let out = std::process::Command::new(format!("{venv}/bin/python"))
+    let out = python_command(&venv)
         .args([script, &base, "iris"])
         .current_dir(ws.path())
         .env_remove("MLFLOW_TRACKING_URI")
@@ -392,6 +392,19 @@ fn mlflows_python_client_logs_into_the_embedded_store() {
         ],
     );
     assert!(compared.contains("accuracy"), "{compared}");
+    // And in the UI's runs page of the pipeline's experiment.
+    let (_, experiment) = call(
+        &format!("{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=iris"),
+        "GET",
+        None,
+        None,
+    );
+    let id = experiment["experiment"]["experiment_id"].as_str().unwrap();
+    let mut page = ureq::get(&format!("{base}/experiments/{id}"))
+        .call()
+        .unwrap();
+    let page = page.body_mut().read_to_string().unwrap();
+    assert!(page.contains("notebook-beside-pipeline"), "{page}");
     let models = cli(&ws, &["models", "show", "py-iris", "--json"]);
     let models: Value = serde_json::from_str(&models).unwrap();
     let versions = models["versions"].as_array().unwrap();
@@ -407,4 +420,55 @@ fn mlflows_python_client_logs_into_the_embedded_store() {
         json!([["prod", summary["version"]]]),
         "{models}"
     );
+}
+
+#[test]
+#[ignore = "needs MLFLOW_VENV (the venv with mlflow that .ci/run creates)"]
+fn mlflows_python_client_sends_the_credentials_the_server_asks_for() {
+    let venv = std::env::var("MLFLOW_VENV").expect("MLFLOW_VENV must name the venv with mlflow");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth.toml");
+    std::fs::write(&file, "[users]\nalice = \"wonderland\"\n").unwrap();
+    let (_ws, base) = start(Some(Auth::load(&file).unwrap()));
+    let script = format!(
+        "import mlflow\nmlflow.set_tracking_uri({base:?})\n\
+         print([e.name for e in mlflow.search_experiments()])\n"
+    );
+    let python = |user: Option<(&str, &str)>| {
+        let mut command = python_command(&venv);
+        command
+            .args(["-c", &script])
+            .env_remove("MLFLOW_TRACKING_USERNAME")
+            .env_remove("MLFLOW_TRACKING_PASSWORD")
+            .env_remove("MLFLOW_TRACKING_TOKEN");
+        if let Some((name, password)) = user {
+            command
+                .env("MLFLOW_TRACKING_USERNAME", name)
+                .env("MLFLOW_TRACKING_PASSWORD", password);
+        }
+        command.output().unwrap()
+    };
+    let allowed = python(Some(("alice", "wonderland")));
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("iris"));
+    let refused = python(None);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("UNAUTHENTICATED"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// MLflow's Python, with its usage reporting off: traffic stays on loopback.
+fn python_command(venv: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(format!("{venv}/bin/python"));
+    command
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true");
+    command
 }

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::error::ApiError;
-use super::request::{int, offset, page_size, Fields};
+use super::request::{int, offset, page_of, page_size, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{Experiment, Tag};
 
@@ -148,17 +148,13 @@ pub(crate) async fn search(State(store): State<Store>, Fields(req): Fields<Searc
         }
         ordering.then(id_number(a).cmp(&id_number(b)))
     });
-    let page: Vec<Value> = experiments
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(wire::experiment)
-        .collect();
-    let mut body = json!({ "experiments": page });
-    if start + size < experiments.len() {
-        body["next_page_token"] = json!((start + size).to_string());
-    }
-    Ok(Json(body))
+    Ok(Json(page_of(
+        "experiments",
+        &experiments,
+        start,
+        size,
+        wire::experiment,
+    )))
 }
 
 fn id_number(e: &Experiment) -> i64 {

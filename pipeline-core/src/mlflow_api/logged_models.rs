@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::request::{int, offset, page_size, Fields};
+use super::request::{int, offset, page_of, page_size, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{LoggedModelStatus, NewLoggedModel, Param, Tag};
 
@@ -163,11 +163,11 @@ pub(crate) async fn search(State(store): State<Store>, Fields(req): Fields<Searc
         }
     })
     .await?;
-    let total = matching.len();
-    let page: Vec<Value> = matching.into_iter().skip(start).take(size).collect();
-    let mut body = json!({ "models": page });
-    if start + size < total {
-        body["next_page_token"] = json!((start + size).to_string());
-    }
-    Ok(Json(body))
+    Ok(Json(page_of(
+        "models",
+        &matching,
+        start,
+        size,
+        Value::clone,
+    )))
 }

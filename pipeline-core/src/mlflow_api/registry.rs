@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::request::{int, offset, page_size, Fields};
+use super::request::{int, offset, page_of, page_size, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{
     logged_model_of_source, run_artifact_of_source, ModelVersion, Tag, TrackingStore,
@@ -99,17 +99,13 @@ pub(crate) async fn search_models(
         .iter()
         .filter(|m| clauses.iter().all(|c| c.holds(&m.name)))
         .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|m| wire::registered_model(m))
-        .collect();
-    let mut body = json!({ "registered_models": page });
-    if start + size < matching.len() {
-        body["next_page_token"] = json!((start + size).to_string());
-    }
-    Ok(Json(body))
+    Ok(Json(page_of(
+        "registered_models",
+        &matching,
+        start,
+        size,
+        |m| wire::registered_model(m),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -381,19 +377,9 @@ pub(crate) async fn download_uri(
     Ok(Json(json!({ "artifact_uri": uri })))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SearchVersions {
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default, deserialize_with = "int")]
-    max_results: Option<i64>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
-
 pub(crate) async fn search_versions(
     State(store): State<Store>,
-    Fields(req): Fields<SearchVersions>,
+    Fields(req): Fields<Search>,
 ) -> Reply {
     let size = page_size(req.max_results, 10_000, 200_000)?;
     let start = offset(req.page_token.as_deref())?;
@@ -428,13 +414,13 @@ pub(crate) async fn search_versions(
                 }
             }
         }
-        let total = matching.len();
-        let page: Vec<Value> = matching.into_iter().skip(start).take(size).collect();
-        let mut body = json!({ "model_versions": page });
-        if start + size < total {
-            body["next_page_token"] = json!((start + size).to_string());
-        }
-        Ok(body)
+        Ok(page_of(
+            "model_versions",
+            &matching,
+            start,
+            size,
+            Value::clone,
+        ))
     })
     .await?;
     Ok(Json(body))

@@ -130,3 +130,19 @@ pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
             .map_err(|_| ApiError::invalid(format!("invalid page_token '{t}'"))),
     }
 }
+
+/// One page of `items` under `key`, with the offset token of the next page when there is one.
+pub(crate) fn page_of<T>(
+    key: &str,
+    items: &[T],
+    start: usize,
+    size: usize,
+    show: impl Fn(&T) -> Value,
+) -> Value {
+    let page: Vec<Value> = items.iter().skip(start).take(size).map(show).collect();
+    let mut body = serde_json::json!({ key: page });
+    if start + size < items.len() {
+        body["next_page_token"] = Value::String((start + size).to_string());
+    }
+    body
+}

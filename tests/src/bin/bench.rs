@@ -14,8 +14,14 @@ use std::time::{Duration, Instant};
 mod forest;
 #[path = "bench/remote.rs"]
 mod remote;
+#[path = "bench/tracking_server.rs"]
+mod tracking_server;
 
 fn main() -> anyhow::Result<()> {
+    // The peers' own usage reporting stays off: traffic stays on loopback.
+    std::env::set_var("MLFLOW_DISABLE_TELEMETRY", "true");
+    std::env::set_var("DO_NOT_TRACK", "true");
+    std::env::set_var("DVC_NO_ANALYTICS", "true");
     let bins = build_binaries()?;
     let only: Vec<String> = std::env::args().skip(1).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
@@ -49,6 +55,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("forest") {
         forest::run()?;
+    }
+    if want("server") {
+        tracking_server::run(&bins)?;
     }
     Ok(())
 }
