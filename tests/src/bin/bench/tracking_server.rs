@@ -271,6 +271,31 @@ fn populate_ours(dir: &Path, experiment: &str) -> anyhow::Result<String> {
     Ok(exp)
 }
 
+/// Every figure of one server: logging rate, search time and count, upload and download.
+struct Figures {
+    rate: f64,
+    search: f64,
+    count: String,
+    up: f64,
+    down: f64,
+}
+
+fn measure(venv: &Path, url: &str, search_exp: &str) -> anyhow::Result<Figures> {
+    let rate = logging(venv, url)?;
+    let out = python(venv, SEARCH_SCRIPT, &[url, search_exp, FILTER])?;
+    let (search, count) = out.split_once(' ').unwrap_or((&out, ""));
+    let exp = create_experiment(url, "bench-artifacts")?;
+    let out = python(venv, ARTIFACT_SCRIPT, &[url, &exp])?;
+    let (up, down) = out.split_once(' ').unwrap_or((&out, "0"));
+    Ok(Figures {
+        rate,
+        search: search.parse()?,
+        count: count.to_string(),
+        up: up.parse()?,
+        down: down.parse()?,
+    })
+}
+
 pub fn run(bins: &Bins) -> anyhow::Result<()> {
     let Some(venv) = venv() else {
         report(
@@ -279,68 +304,55 @@ pub fn run(bins: &Bins) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let ours_dir = tempfile::tempdir()?;
-    let theirs_dir = tempfile::tempdir()?;
-    let search_exp = populate_ours(ours_dir.path(), "bench-search")?;
-    let (ours, _ours_server) = our_server(&bins.iris, ours_dir.path())?;
-    let (theirs, _theirs_server) = mlflow_server(&venv, theirs_dir.path())?;
-    let their_search_exp = create_experiment(&theirs, "bench-search")?;
-    python(
-        &venv,
-        POPULATE_MLFLOW,
-        &[
-            &theirs_dir.path().join("mlflow.db").display().to_string(),
-            &their_search_exp,
-            &SEARCH_RUNS.to_string(),
-        ],
-    )?;
-
-    let (our_rate, their_rate) = (logging(&venv, &ours)?, logging(&venv, &theirs)?);
+    // One server at a time, so neither competes with the other's idle processes.
+    let ours = {
+        let dir = tempfile::tempdir()?;
+        let search_exp = populate_ours(dir.path(), "bench-search")?;
+        let (url, _server) = our_server(&bins.iris, dir.path())?;
+        measure(&venv, &url, &search_exp)?
+    };
+    let theirs = {
+        let dir = tempfile::tempdir()?;
+        let (url, _server) = mlflow_server(&venv, dir.path())?;
+        let search_exp = create_experiment(&url, "bench-search")?;
+        python(
+            &venv,
+            POPULATE_MLFLOW,
+            &[
+                &dir.path().join("mlflow.db").display().to_string(),
+                &search_exp,
+                &SEARCH_RUNS.to_string(),
+            ],
+        )?;
+        measure(&venv, &url, &search_exp)?
+    };
+    anyhow::ensure!(
+        ours.count == theirs.count,
+        "the searches disagree: {} runs here, {} from mlflow server",
+        ours.count,
+        theirs.count
+    );
     report(
         "log 1,000 runs, 8 Python clients: ours",
-        format!("{our_rate:.0} runs/s"),
+        format!("{:.0} runs/s", ours.rate),
     );
-    report("  mlflow server", format!("{their_rate:.0} runs/s"));
-    report("  ratio", format!("{:.1}x", our_rate / their_rate));
-
-    let search = |url: &str, exp: &str| -> anyhow::Result<(f64, String)> {
-        let out = python(&venv, SEARCH_SCRIPT, &[url, exp, FILTER])?;
-        let (time, count) = out.split_once(' ').unwrap_or((&out, ""));
-        Ok((time.parse()?, count.to_string()))
-    };
-    let (ours_search, our_count) = search(&ours, &search_exp)?;
-    let (theirs_search, their_count) = search(&theirs, &their_search_exp)?;
-    anyhow::ensure!(
-        our_count == their_count,
-        "the searches disagree: {our_count} runs here, {their_count} from mlflow server"
-    );
+    report("  mlflow server", format!("{:.0} runs/s", theirs.rate));
+    report("  ratio", format!("{:.1}x", ours.rate / theirs.rate));
     report(
         "search_runs, filter + order, 100,000 runs: ours",
-        format!("{:.1} ms", ours_search * 1000.0),
+        format!("{:.1} ms", ours.search * 1000.0),
     );
     report(
         "  mlflow server",
-        format!("{:.1} ms", theirs_search * 1000.0),
+        format!("{:.1} ms", theirs.search * 1000.0),
     );
-    report("  ratio", format!("{:.1}x", theirs_search / ours_search));
-
-    let artifacts = |url: &str| -> anyhow::Result<(f64, f64)> {
-        let exp = create_experiment(url, "bench-artifacts")?;
-        let out = python(&venv, ARTIFACT_SCRIPT, &[url, &exp])?;
-        let (up, down) = out.split_once(' ').unwrap_or((&out, "0"));
-        Ok((up.parse()?, down.parse()?))
-    };
-    let (our_up, our_down) = artifacts(&ours)?;
-    let (their_up, their_down) = artifacts(&theirs)?;
-    report(
-        "100 MB artifact upload: ours",
-        format!("{:.0} ms", our_up * 1000.0),
-    );
-    report("  mlflow server", format!("{:.0} ms", their_up * 1000.0));
-    report(
-        "100 MB artifact download: ours",
-        format!("{:.0} ms", our_down * 1000.0),
-    );
-    report("  mlflow server", format!("{:.0} ms", their_down * 1000.0));
+    report("  ratio", format!("{:.1}x", theirs.search / ours.search));
+    for (name, a, b) in [
+        ("100 MB artifact upload", ours.up, theirs.up),
+        ("100 MB artifact download", ours.down, theirs.down),
+    ] {
+        report(&format!("{name}: ours"), format!("{:.0} ms", a * 1000.0));
+        report("  mlflow server", format!("{:.0} ms", b * 1000.0));
+    }
     Ok(())
 }
