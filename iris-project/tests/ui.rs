@@ -200,7 +200,7 @@ fn every_page_over_http() {
 
     let models = get(&format!("{base}/models")).1;
     assert!(
-        models.contains("@champion") && models.contains("runs:/"),
+        models.contains("@champion") && models.contains("models:/m-"),
         "{models}"
     );
 }
