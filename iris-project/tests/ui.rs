@@ -43,10 +43,10 @@ fn start() -> (TestWorkspace, String) {
     let workspace = Workspace::at(ws.path());
     let target = Target::choose(&workspace, None).unwrap();
     let store = target.open().unwrap();
-    let state = UiState {
+    let state = UiState::new(
         store,
-        session: Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
-    };
+        Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let addr = "127.0.0.1:0".parse().unwrap();
@@ -110,7 +110,7 @@ fn every_page_over_http() {
         "{base}/experiments/{id}?filter=params.max_depth+%3D+%272%27"
     ))
     .1;
-    assert!(filtered.contains("1 runs"), "{filtered}");
+    assert!(filtered.contains("1 run;"), "{filtered}");
     let bad = get(&format!(
         "{base}/experiments/{id}?filter=metrics.accuracy+%3E%3E+1"
     ))

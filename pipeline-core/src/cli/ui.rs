@@ -2,6 +2,7 @@
 
 use super::Printer;
 use crate::session::Session;
+use crate::tracking::recorder::Target;
 use crate::ui::{serve, UiState};
 use anyhow::Context as _;
 use std::process::ExitCode;
@@ -22,8 +23,19 @@ pub fn run(session: Session, args: Args, out: &Printer) -> anyhow::Result<ExitCo
         .tracking()
         .open()
         .context("opening the tracking store")?;
+    // More connections for reading, one per core: pages then read in parallel.
+    let readers = match session.tracking() {
+        Target::Embedded { .. } => {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            (1..cores.max(2))
+                .map(|_| session.tracking().open())
+                .collect::<Result<Vec<_>, _>>()
+                .context("opening the tracking store")?
+        }
+        _ => Vec::new(),
+    };
     serve(
-        UiState { store, session },
+        UiState::new(store, session).with_readers(readers),
         std::net::SocketAddr::new(args.host, args.port),
         |addr| {
             out.line(format!("Serving the UI on http://{addr}/ (Ctrl-C to stop)"));

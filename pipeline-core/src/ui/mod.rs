@@ -3,6 +3,10 @@
 //! bundle, nothing to build, fast with 10,000 runs (tables are paginated, queries go through the
 //! store's indexed search).
 //!
+//! Serving: a multi-threaded runtime; every page renders on tokio's blocking pool, reading
+//! through a few store connections in turn, so concurrent pages proceed in parallel and the DAG
+//! page never waits behind a runs page.
+//!
 //! Pages: experiments (`/`), an experiment's runs with sorting and MLflow filters
 //! (`/experiments/{id}`), a run with params, tags, metric history charts, artifacts and its
 //! confusion-matrix plot (`/runs/{id}`), side-by-side comparison with a parallel-coordinates
@@ -15,8 +19,11 @@
 //! (see `pages/artifact.rs`).
 
 mod charts;
+mod downsample;
 mod html;
 mod pages;
+#[cfg(test)]
+mod scale_tests;
 
 use crate::session::Session;
 use crate::tracking::TrackingStore;
@@ -25,6 +32,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What every page handler can reach.
@@ -33,6 +41,35 @@ pub struct UiState {
     pub store: Arc<dyn TrackingStore>,
     /// The workspace and pipeline, for the DAG page's stage states.
     pub session: Session,
+    /// Stores the pages read through, taken in turn. The embedded store is one SQLite
+    /// connection behind a mutex, so one store would serialise every page on it; several
+    /// connections to the same WAL database read in parallel.
+    readers: Vec<Arc<dyn TrackingStore>>,
+    next_reader: AtomicUsize,
+}
+
+impl UiState {
+    /// Pages read and write through `store` alone.
+    pub fn new(store: Arc<dyn TrackingStore>, session: Session) -> Self {
+        UiState {
+            readers: vec![store.clone()],
+            store,
+            session,
+            next_reader: AtomicUsize::new(0),
+        }
+    }
+
+    /// Pages also read through `readers` (more connections to the same store), in turn.
+    pub fn with_readers(mut self, readers: Vec<Arc<dyn TrackingStore>>) -> Self {
+        self.readers.extend(readers);
+        self
+    }
+
+    /// The store the next read goes through.
+    pub(crate) fn reader(&self) -> Arc<dyn TrackingStore> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        self.readers[i % self.readers.len()].clone()
+    }
 }
 
 /// The application's routes.
@@ -84,7 +121,11 @@ pub fn serve(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Several workers, and every store call on the blocking pool (`pages::blocking`): a slow
+    // runs page then never holds up another page.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name("ui")
         .enable_io()
         .build()?;
     runtime.block_on(async move {
@@ -106,13 +147,13 @@ mod tests {
     use crate::workspace::Workspace;
 
     /// Serves the UI over `store` (with an empty pipeline in `dir`) on a free port.
-    fn start(dir: &std::path::Path, store: Arc<dyn TrackingStore>) -> SocketAddr {
+    pub(super) fn start(dir: &std::path::Path, store: Arc<dyn TrackingStore>) -> SocketAddr {
         let session = Session::new(
             Workspace::at(dir),
             Dag::new(Pipeline::new("p", Vec::new())).unwrap(),
             crate::tracking::recorder::Target::Server("http://127.0.0.1:9".into()),
         );
-        let state = UiState { store, session };
+        let state = UiState::new(store, session);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = serve(state, ([127, 0, 0, 1], 0).into(), |addr| {
@@ -139,7 +180,7 @@ mod tests {
     }
 
     /// A response's status, headers and body, whatever the status.
-    fn fetch(method: &str, url: &str) -> (u16, axum::http::HeaderMap, String) {
+    pub(super) fn fetch(method: &str, url: &str) -> (u16, axum::http::HeaderMap, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -153,7 +194,7 @@ mod tests {
         (response.status().as_u16(), response.headers().clone(), body)
     }
 
-    fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    pub(super) fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
         headers
             .get(name)
             .map_or("", |v| v.to_str().unwrap_or("<not text>"))

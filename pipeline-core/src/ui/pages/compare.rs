@@ -1,6 +1,6 @@
 //! `/compare?runs=…`: runs side by side, with a parallel-coordinates chart.
 
-use super::{not_found, Page};
+use super::{blocking, not_found, Page};
 use crate::metrics::format_value;
 use crate::tracking::Run;
 use crate::ui::charts;
@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 /// `/compare?runs=a&runs=b…`: runs side by side, with a parallel-coordinates chart.
 pub async fn compare(State(state): State<Arc<UiState>>, RawQuery(query): RawQuery) -> Page {
+    blocking(move || render(&state, query)).await
+}
+
+fn render(state: &UiState, query: Option<String>) -> Page {
     let ids: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(k, _)| k == "runs")
         .map(|(_, v)| v.into_owned())
@@ -25,7 +29,7 @@ pub async fn compare(State(state): State<Arc<UiState>>, RawQuery(query): RawQuer
     }
     let mut runs: Vec<Run> = Vec::with_capacity(ids.len());
     for id in &ids {
-        runs.push(state.store.get_run(id).map_err(not_found)?);
+        runs.push(state.reader().get_run(id).map_err(not_found)?);
     }
     let mut rows: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
     for (i, run) in runs.iter().enumerate() {

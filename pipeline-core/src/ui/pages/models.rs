@@ -1,6 +1,6 @@
 //! `/models`: the model registry.
 
-use super::{fail, Page};
+use super::{blocking, fail, Page};
 use crate::display::format_time;
 use crate::ui::html::{esc, page, q, table};
 use crate::ui::UiState;
@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 /// `/models`: registered models, their versions and aliases.
 pub async fn models(State(state): State<Arc<UiState>>) -> Page {
-    let store = state.store.as_ref();
+    blocking(move || render(&state)).await
+}
+
+fn render(state: &UiState) -> Page {
+    let store = state.reader();
+    let store = store.as_ref();
     let models = store.list_registered_models().map_err(fail)?;
     if models.is_empty() {
         return Ok(page(

@@ -39,8 +39,9 @@ fn reasons(state: &StageState) -> Vec<String> {
 }
 
 /// The page.
-pub async fn page(State(state): State<Arc<UiState>>) -> Html<String> {
-    render(&state)
+pub async fn page(State(state): State<Arc<UiState>>) -> super::Page {
+    // Planning hashes the workspace's files: blocking work, kept off the async workers.
+    super::blocking(move || Ok(render(&state))).await
 }
 
 fn render(state: &UiState) -> Html<String> {

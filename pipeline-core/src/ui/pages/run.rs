@@ -1,21 +1,41 @@
 //! `/runs/{id}`: one run with its params, tags, metric charts, artifacts and plots.
 
-use super::{not_found, status, Page};
+use super::{bad_query, blocking, not_found, status, Page};
 use crate::display::format_time;
 use crate::metrics::format_value;
 use crate::tracking::model::TAG_PARENT_RUN_ID;
 use crate::tracking::query::MAX_PAGE_SIZE;
 use crate::tracking::SearchQuery;
 use crate::ui::charts;
+use crate::ui::downsample;
 use crate::ui::html::{esc, page, path_q, q, table};
 use crate::ui::UiState;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use std::sync::Arc;
 
+/// Query of the run page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RunQuery {
+    /// `all`: draw every point of the metric histories instead of the thinned ones.
+    points: Option<String>,
+}
+
 /// `/runs/{id}`: one run.
-pub async fn run(State(state): State<Arc<UiState>>, Path(id): Path<String>) -> Page {
-    let store = state.store.as_ref();
-    let run = store.get_run(&id).map_err(not_found)?;
+pub async fn run(
+    State(state): State<Arc<UiState>>,
+    Path(id): Path<String>,
+    query: Result<Query<RunQuery>, QueryRejection>,
+) -> Page {
+    let Query(query) = query.map_err(bad_query)?;
+    let every_point = query.points.as_deref() == Some("all");
+    blocking(move || render(&state, &id, every_point)).await
+}
+
+fn render(state: &UiState, id: &str, every_point: bool) -> Page {
+    let store = state.reader();
+    let store = store.as_ref();
+    let run = store.get_run(id).map_err(not_found)?;
     let info = &run.info;
     let mut body = String::from("<div class=\"card\">");
     let parent = run
@@ -69,7 +89,22 @@ pub async fn run(State(state): State<Arc<UiState>>, Path(id): Path<String>) -> P
             .unwrap_or_default();
         if history.len() > 1 {
             let points: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
-            charts.push_str(&charts::history(&metric.key, &points));
+            let drawn = if every_point {
+                points.clone()
+            } else {
+                downsample::min_max(&points, downsample::BUCKETS)
+            };
+            charts.push_str(&charts::history(&metric.key, &drawn));
+            if drawn.len() < points.len() {
+                charts.push_str(&format!(
+                    "<p class=\"muted\">{} points, drawn as {} (the lowest and highest of each \
+                     of {} buckets of steps): <a href=\"/runs/{}?points=all\">draw all</a></p>",
+                    points.len(),
+                    drawn.len(),
+                    downsample::BUCKETS,
+                    q(&info.run_id)
+                ));
+            }
         }
     }
     if !charts.is_empty() {

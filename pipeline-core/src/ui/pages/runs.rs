@@ -1,11 +1,12 @@
 //! `/experiments/{id}`: one page of an experiment's runs, filtered and sorted by the store.
 
-use super::{fail, not_found, status, Page};
-use crate::display::format_time;
+use super::{bad_query, blocking, fail, not_found, status, Page};
+use crate::display::{distinct_params, format_time};
 use crate::metrics::format_value;
 use crate::tracking::{Run, SearchQuery};
 use crate::ui::html::{esc, page, q, table};
 use crate::ui::UiState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,14 +27,20 @@ const PAGE_SIZE: usize = 100;
 pub async fn runs(
     State(state): State<Arc<UiState>>,
     Path(id): Path<String>,
-    Query(query): Query<RunsQuery>,
+    query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Page {
-    let store = state.store.as_ref();
+    let Query(query) = query.map_err(bad_query)?;
+    blocking(move || render(&state, &id, &query)).await
+}
+
+fn render(state: &UiState, id: &str, query: &RunsQuery) -> Page {
+    let store = state.reader();
+    let store = store.as_ref();
     let experiment = store
         .list_experiments()
         .map_err(fail)?
         .into_iter()
-        .find(|e| e.experiment_id == id)
+        .find(|e| e.experiment_id == *id)
         .ok_or_else(|| not_found(format!("no experiment {id}")))?;
     let filter = query.filter.clone().unwrap_or_default();
     let order_by = query.order_by.clone().unwrap_or_default();
@@ -52,7 +59,6 @@ pub async fn runs(
         o = esc(&order_by),
         c = if all { " checked" } else { "" }
     );
-    let page_no = query.page.unwrap_or(0);
     let mut search = SearchQuery {
         filter: filter.clone(),
         order_by: order,
@@ -60,16 +66,20 @@ pub async fn runs(
         top_level_only: !all,
         ..SearchQuery::new(std::slice::from_ref(&experiment.experiment_id))
     };
-    // Page N by offset where the store can seek; otherwise by the token of a "next" link.
-    search.page_token = match &query.token {
-        Some(token) => Some(token.clone()),
-        None if page_no > 0 => store.page_token_at(page_no * PAGE_SIZE),
-        None => None,
-    };
-    let found = store
-        .count_runs(&search)
-        .and_then(|total| Ok((total, store.search_runs(&search)?)));
-    let (total, found) = match found {
+    let found = store.count_runs(&search).and_then(|total| {
+        // A page past the last shows the last one (`?page=99` on 10 runs shows runs 1 to 10).
+        let last =
+            total.map(|t| usize::try_from(t).unwrap_or(usize::MAX).saturating_sub(1) / PAGE_SIZE);
+        let page_no = query.page.unwrap_or(0).min(last.unwrap_or(usize::MAX));
+        // Page N by offset where the store can seek; otherwise by the token of a "next" link.
+        search.page_token = match &query.token {
+            Some(token) => Some(token.clone()),
+            None if page_no > 0 => store.page_token_at(page_no * PAGE_SIZE),
+            None => None,
+        };
+        Ok((total, page_no, store.search_runs(&search)?))
+    });
+    let (total, page_no, found) = match found {
         Ok(found) => found,
         Err(e) => {
             body.push_str(&format!(
@@ -79,7 +89,7 @@ pub async fn runs(
             return Ok(page(&experiment.name, &body));
         }
     };
-    let page_no = if search.page_token.is_some() && total.is_some() {
+    let page_no = if search.page_token.is_some() && total.is_some() && query.token.is_none() {
         page_no
     } else {
         0
@@ -92,7 +102,7 @@ pub async fn runs(
         .collect();
     let param_keys: BTreeSet<&str> = shown
         .iter()
-        .flat_map(|r| r.params.iter().map(|p| p.key.as_str()))
+        .flat_map(|r| distinct_params(r).into_iter().map(|p| p.key.as_str()))
         .collect();
     let link = |sort: &str| {
         let desc = format!("{sort} DESC");
@@ -147,13 +157,24 @@ pub async fn runs(
             row
         })
         .collect();
-    let total_text = total.map_or_else(|| "Many".to_string(), |t| t.to_string());
+    let total_text = match total {
+        Some(1) => "1 run".to_string(),
+        Some(n) => format!("{n} runs"),
+        None => "Many runs".to_string(),
+    };
     let total = total.map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
+    let range = if shown.is_empty() {
+        "none shown".to_string()
+    } else {
+        format!(
+            "{} to {}",
+            page_no * PAGE_SIZE + 1,
+            page_no * PAGE_SIZE + shown.len()
+        )
+    };
     body.push_str(&format!(
-        "<p class=\"muted\">{total_text} runs; {} to {}</p>\
+        "<p class=\"muted\">{total_text}; {range}</p>\
          <form method=\"get\" action=\"/compare\">{}<p><button type=\"submit\">Compare selected</button></p></form>",
-        (page_no * PAGE_SIZE + 1).min(total),
-        (page_no * PAGE_SIZE + shown.len()),
         table(&headers, &rows)
     ));
     if total == usize::MAX {
