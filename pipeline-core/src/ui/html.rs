@@ -53,7 +53,19 @@ tr.diff td{background:#fff8c5}
 .muted{color:#656d76}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px;margin-bottom:16px}
 .status-FINISHED{color:#1a7f37}.status-FAILED{color:#cf222e}.status-KILLED{color:#9a6700}.status-RUNNING{color:#0969da}
-input[type=text]{width:640px;font-family:monospace}
+input[type=text]{width:640px;font-family:monospace;font-size:14px;line-height:1.6;padding:3px 6px;box-sizing:content-box}
+td.cut{max-width:18em;overflow:hidden;text-overflow:ellipsis}
+tr.groups th{font-size:11px;font-weight:600;text-transform:uppercase;color:#656d76;background:#f6f8fa}
+.table-wrap{overflow-x:auto}
+.toolbar{display:flex;gap:12px;align-items:center;margin:8px 0;position:relative}
+.chooser summary{cursor:pointer;padding:4px 8px;border:1px solid #d0d7de;border-radius:6px;background:#fff}
+.chooser .groups{display:flex;gap:8px;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px;position:absolute;z-index:2;box-shadow:0 4px 12px #0002}
+.chooser fieldset{border:1px solid #eaeef2;max-height:320px;overflow:auto;margin:0}
+.chooser label{display:block;white-space:nowrap;font-size:13px}
+tr.stage td{background:#f6f8fa}
+td.nested{padding-left:28px}
+td.pick{white-space:nowrap}
+button.expand{border:none;background:none;cursor:pointer;width:1.6em;padding:0}
 pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;max-height:480px}
 ";
 
@@ -61,9 +73,10 @@ pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;max-heigh
 pub fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <link rel=\"icon\" href=\"/static/favicon.svg\">\
          <style>{STYLE}</style></head><body><header><a href=\"/\">Experiments</a>\
          <a href=\"/dag\">Pipeline</a><a href=\"/models\">Models</a></header>\
-         <main><h1>{t}</h1>{body}</main></body></html>",
+         <main><h1>{t}</h1>{body}</main><script src=\"/static/runs.js\"></script></body></html>",
         t = esc(title)
     ))
 }

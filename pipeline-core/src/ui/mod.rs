@@ -18,6 +18,7 @@
 //! artifacts are served under `sandbox` with anything a browser would execute as an attachment
 //! (see `pages/artifact.rs`).
 
+mod assets;
 mod charts;
 mod downsample;
 mod html;
@@ -78,6 +79,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/", get(pages::experiments))
         .route("/experiments/{id}", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/stages", get(pages::stages))
+        .route("/static/{name}", get(assets::script))
         .route("/runs/{id}/artifacts/{*path}", get(pages::artifact))
         .route("/compare", get(pages::compare))
         .route("/models", get(pages::models))
@@ -87,10 +90,12 @@ pub fn router(state: Arc<UiState>) -> Router {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// The policy of the UI's own pages: no script, no plugin, no frame, nothing from elsewhere;
-/// their inline styles, inline SVG charts and same-origin plot images still load.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-                            form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The policy of the UI's own pages: scripts only from the UI itself (no inline script, no
+/// `eval`), no plugin, no frame, nothing from elsewhere; their inline styles, inline SVG charts,
+/// same-origin plot images and the scripts' same-origin requests still load.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                            style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+                            base-uri 'none'; frame-ancestors 'none'";
 
 /// Adds `nosniff` to every response, and the pages' policy to every response that did not set
 /// a stricter one (artifacts set `sandbox`).

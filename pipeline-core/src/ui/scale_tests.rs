@@ -130,3 +130,56 @@ fn a_long_metric_history_is_drawn_thinned_with_a_link_to_every_point() {
         full.len()
     );
 }
+
+#[test]
+fn stage_runs_come_as_json_cells_and_scripts_come_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("tracking.db"), &dir.path().join("cache")).unwrap(),
+    );
+    let experiment = store.get_or_create_experiment("p").unwrap();
+    let parent = store
+        .create_run(&experiment, "repro", None, &[], 0)
+        .unwrap();
+    let child = store
+        .create_run(&experiment, "<train>", Some(&parent.run_id), &[], 1)
+        .unwrap();
+    store
+        .log_batch(
+            &child.run_id,
+            &[Metric::new("accuracy", 0.5, 0, 0)],
+            &[crate::tracking::Param::new("max_depth", "3")],
+            &[],
+        )
+        .unwrap();
+    let addr = start(dir.path(), store);
+    let (code, headers, body) = fetch(
+        "GET",
+        &format!("http://{addr}/runs/{}/stages", parent.run_id),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(header(&headers, "content-type"), "application/json");
+    let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(rows[0]["run_id"], child.run_id.as_str());
+    // Plain text: the script sets it as text, so a name is never markup.
+    assert_eq!(rows[0]["cells"]["attributes.name"], "<train>");
+    assert_eq!(rows[0]["cells"]["metrics.accuracy"], "0.5");
+    assert_eq!(rows[0]["cells"]["params.max_depth"], "3");
+    let (code, _, _) = fetch("GET", &format!("http://{addr}/runs/nope/stages"));
+    assert_eq!(code, 404);
+
+    let (code, headers, script) = fetch("GET", &format!("http://{addr}/static/runs.js"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script.contains("runsTable"));
+    let (code, _, _) = fetch("GET", &format!("http://{addr}/static/../mod.rs"));
+    assert_eq!(code, 404);
+    let (_, headers, page) = fetch("GET", &format!("http://{addr}/"));
+    assert!(page.contains("<script src=\"/static/runs.js\"></script>"));
+    let csp = header(&headers, "content-security-policy");
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-eval"));
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod artifact;
+mod columns;
 mod compare;
 mod experiments;
 mod models;
@@ -18,7 +19,7 @@ pub use experiments::experiments;
 pub use models::models;
 pub use pipeline::page as pipeline;
 pub use run::run;
-pub use runs::runs;
+pub use runs::{runs, stages};
 
 use super::html::error;
 use crate::tracking::Run;
