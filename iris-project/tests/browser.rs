@@ -130,3 +130,18 @@ fn the_runs_table_filters_expands_chooses_columns_and_compares_a_selection() {
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
     }
 }
+
+#[test]
+fn charts_show_tooltips_naming_runs_hide_runs_and_compare_in_parallel_coordinates() {
+    let Some(seen) = drive("charts.cjs") else {
+        return;
+    };
+    let seen: serde_json::Value = serde_json::from_str(seen.trim()).unwrap();
+    assert_eq!(seen["scatterPoints"], 3);
+    assert_eq!(seen["parallelLines"], 3);
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    for name in ["charts-hover", "compare-charts"] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
+    }
+}

@@ -177,7 +177,19 @@ fn every_page_over_http() {
         .collect();
     let (code, compare) = get(&format!("{base}/compare?{}", ids.join("&")));
     assert_eq!(code, 200);
-    assert_eq!(compare.matches("<polyline").count(), 3, "one line per run");
+    // The charts are drawn by the page's script from this data block, one entry per run.
+    let data = compare
+        .split("<script type=\"application/json\" id=\"compare-data\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the comparison's data block");
+    let data: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        data["runs"].as_array().unwrap().len(),
+        3,
+        "one entry per run"
+    );
+    assert!(compare.contains("<div id=\"compare-charts\"></div>"));
     assert!(
         compare.contains("class=\"diff\""),
         "differing rows are marked"

@@ -13,6 +13,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("static/runs.js"),
     ),
     (
+        "charts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/charts.js"),
+    ),
+    (
+        "views.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/views.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("static/favicon.svg"),

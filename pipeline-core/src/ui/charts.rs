@@ -1,4 +1,5 @@
-//! Inline SVG charts: a metric's history over steps, and parallel coordinates for comparing runs.
+//! Inline SVG charts drawn on the server: a metric's history over steps on the run page, which
+//! reads without script. The interactive charts are `static/charts.js`.
 
 use super::html::esc;
 use std::fmt::Write;
@@ -80,114 +81,6 @@ pub fn history(key: &str, points: &[(i64, f64)]) -> String {
     svg
 }
 
-/// Parallel coordinates: one vertical axis per key, one polyline per run. Values that are not
-/// numbers are placed by their rank among the distinct values of that axis.
-pub fn parallel(keys: &[String], runs: &[(String, Vec<Option<String>>)]) -> String {
-    let (w, h, pad) = ((keys.len().max(2) as f64) * 150.0, 320.0, 50.0);
-    let step = (w - 2.0 * pad) / ((keys.len().max(2) - 1) as f64);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{w}\" height=\"{h}\" \
-         role=\"img\" aria-label=\"parallel coordinates\"><rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>"
-    );
-    // Per axis: a position in [0, 1] for each run's value.
-    let mut positions: Vec<Vec<Option<f64>>> = vec![Vec::new(); runs.len()];
-    for (k, key) in keys.iter().enumerate() {
-        let values: Vec<Option<&String>> = runs
-            .iter()
-            .map(|r| r.1.get(k).and_then(|v| v.as_ref()))
-            .collect();
-        let numbers: Vec<Option<f64>> = values
-            .iter()
-            .map(|v| v.and_then(|s| s.parse::<f64>().ok()))
-            .collect();
-        let numeric = values
-            .iter()
-            .zip(&numbers)
-            .all(|(v, n)| v.is_none() || n.is_some());
-        let (lo, hi, mut names): (f64, f64, Vec<&String>) = if numeric {
-            let (lo, hi) = bounds(numbers.iter().flatten().copied());
-            (lo, hi, Vec::new())
-        } else {
-            let mut names: Vec<&String> = values.iter().flatten().copied().collect();
-            names.sort();
-            names.dedup();
-            (0.0, (names.len().max(2) - 1) as f64, names)
-        };
-        for (r, (value, number)) in values.iter().zip(&numbers).enumerate() {
-            let v = if numeric {
-                *number
-            } else {
-                value
-                    .and_then(|s| names.iter().position(|n| *n == s))
-                    .map(|i| i as f64)
-            };
-            positions[r].push(v.map(|v| (v - lo) / (hi - lo)));
-        }
-        let x = pad + step * k as f64;
-        let _ = write!(
-            svg,
-            "<line x1=\"{x}\" y1=\"{pad}\" x2=\"{x}\" y2=\"{b}\" stroke=\"#8c959f\"/>\
-             <text x=\"{x}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"middle\" font-weight=\"600\">{k}</text>",
-            b = h - pad,
-            ty = pad - 18.0,
-            k = esc(key)
-        );
-        let (top, bottom) = if numeric {
-            (label(hi), label(lo))
-        } else {
-            names.dedup();
-            (
-                names.last().map(|s| esc(s)).unwrap_or_default(),
-                names.first().map(|s| esc(s)).unwrap_or_default(),
-            )
-        };
-        let _ = write!(
-            svg,
-            "<text x=\"{x}\" y=\"{t}\" font-size=\"10\" text-anchor=\"middle\">{top}</text>\
-             <text x=\"{x}\" y=\"{bb}\" font-size=\"10\" text-anchor=\"middle\">{bottom}</text>",
-            t = pad - 4.0,
-            bb = h - pad + 14.0,
-        );
-    }
-    for (r, (name, _)) in runs.iter().enumerate() {
-        let points: Vec<String> = positions[r]
-            .iter()
-            .enumerate()
-            .filter_map(|(k, p)| {
-                p.map(|p| {
-                    format!(
-                        "{:.1},{:.1}",
-                        pad + step * k as f64,
-                        h - pad - p * (h - 2.0 * pad)
-                    )
-                })
-            })
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" opacity=\"0.8\" points=\"{p}\"><title>{n}</title></polyline>",
-            c = PALETTE[r % PALETTE.len()],
-            p = points.join(" "),
-            n = esc(name)
-        );
-    }
-    // Legend.
-    for (r, (name, _)) in runs.iter().enumerate() {
-        let y = h - 12.0;
-        let x = pad + 160.0 * r as f64;
-        let _ = write!(
-            svg,
-            "<rect x=\"{x}\" y=\"{ry}\" width=\"10\" height=\"10\" fill=\"{c}\"/><text x=\"{tx}\" y=\"{y}\" font-size=\"11\">{n}</text>",
-            ry = y - 9.0,
-            tx = x + 14.0,
-            c = PALETTE[r % PALETTE.len()],
-            n = esc(name)
-        );
-    }
-    svg.push_str("</svg>");
-    svg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,18 +89,5 @@ mod tests {
     fn charts_draw_every_point_and_run() {
         let svg = history("loss", &[(0, 1.0), (1, 0.5), (2, 0.25)]);
         assert_eq!(svg.matches("<circle").count(), 3);
-        let runs = vec![
-            (
-                "a".to_string(),
-                vec![Some("1".to_string()), Some("gini".to_string())],
-            ),
-            (
-                "b".to_string(),
-                vec![Some("3".to_string()), Some("entropy".to_string())],
-            ),
-        ];
-        let svg = parallel(&["depth".into(), "criterion".into()], &runs);
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains(">depth<") && svg.contains(">entropy<"));
     }
 }

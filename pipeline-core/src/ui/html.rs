@@ -66,8 +66,40 @@ tr.stage td{background:#f6f8fa}
 td.nested{padding-left:28px}
 td.pick{white-space:nowrap}
 button.expand{border:none;background:none;cursor:pointer;width:1.6em;padding:0}
+.chart-card{display:inline-block;vertical-align:top;margin-right:16px}
+.chart-card h2{margin-top:0}
+.controls{display:flex;gap:12px;margin-bottom:8px;font-size:13px}
+svg.chart{background:#fff;font-size:11px}
+svg.chart .grid line{stroke:#eaeef2}
+svg.chart .plot-frame{fill:none;stroke:#d0d7de}
+svg.chart .axis{stroke:#57606a}
+svg.chart .tick{fill:#57606a}
+svg.chart .axis-label{fill:#1f2328;font-weight:600;font-size:12px}
+svg.chart .point,svg.chart .bar,svg.chart polyline.line{cursor:pointer}
+svg.chart .point:hover,svg.chart .bar:hover{stroke:#1f2328;stroke-width:2}
+svg.chart polyline.line:hover{stroke-width:5}
+.chart-tooltip{position:absolute;z-index:10;background:#24292f;color:#fff;padding:6px 8px;border-radius:6px;font-size:12px;pointer-events:none;max-width:360px}
+.chart-tooltip .tip-title{font-weight:600}
+.legend{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}
+.legend-item{display:flex;align-items:center;gap:6px;border:1px solid #d0d7de;border-radius:12px;background:#fff;padding:2px 10px;font-size:12px;cursor:pointer}
+.legend-item.off{opacity:.4;text-decoration:line-through}
+.swatch{width:10px;height:10px;border-radius:50%;display:inline-block}
 pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;max-height:480px}
 ";
+
+/// `value` as a JSON data block for the page's scripts: never executed, and with `<`, `>` and
+/// `&` escaped so that no value can close the block.
+pub fn json_block(id: &str, value: &serde_json::Value) -> String {
+    let text = value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    format!(
+        "<script type=\"application/json\" id=\"{}\">{text}</script>",
+        esc(id)
+    )
+}
 
 /// A whole page.
 pub fn page(title: &str, body: &str) -> Html<String> {
@@ -76,7 +108,9 @@ pub fn page(title: &str, body: &str) -> Html<String> {
          <link rel=\"icon\" href=\"/static/favicon.svg\">\
          <style>{STYLE}</style></head><body><header><a href=\"/\">Experiments</a>\
          <a href=\"/dag\">Pipeline</a><a href=\"/models\">Models</a></header>\
-         <main><h1>{t}</h1>{body}</main><script src=\"/static/runs.js\"></script></body></html>",
+         <main><h1>{t}</h1>{body}</main><script src=\"/static/runs.js\"></script>\
+         <script src=\"/static/charts.js\"></script><script src=\"/static/views.js\"></script>\
+         </body></html>",
         t = esc(title)
     ))
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod artifact;
+mod charts;
 mod columns;
 mod compare;
 mod experiments;
@@ -14,6 +15,7 @@ mod run;
 mod runs;
 
 pub use artifact::artifact;
+pub use charts::{experiment_charts, metric_history};
 pub use compare::compare;
 pub use experiments::experiments;
 pub use models::models;

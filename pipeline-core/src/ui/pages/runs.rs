@@ -122,7 +122,7 @@ fn render(state: &UiState, id: &str, query: &RunsQuery) -> Page {
         "<p class=\"muted\">{total_text}; {range}</p>{}\
          <div class=\"table-wrap\"><table id=\"runs\" data-experiment=\"{}\">{}<tbody>{}</tbody>\
          </table></div>",
-        toolbar(&cols),
+        toolbar(&cols, &experiment.experiment_id, &links),
         esc(&experiment.experiment_id),
         header(&cols, &links),
         shown
@@ -158,7 +158,7 @@ impl Links<'_> {
 }
 
 /// The column chooser (grouped), the selection count and the compare button.
-fn toolbar(cols: &[Column]) -> String {
+fn toolbar(cols: &[Column], experiment: &str, links: &Links) -> String {
     let mut chooser = String::new();
     for group in [
         Group::Attributes,
@@ -191,7 +191,14 @@ fn toolbar(cols: &[Column]) -> String {
          <span id=\"selected-count\" class=\"muted\">0 selected</span>\
          <button type=\"button\" id=\"compare\">Compare selected</button>\
          <button type=\"button\" id=\"clear-selection\">Clear selection</button>\
-         <span id=\"toolbar-note\" class=\"muted\"></span></div>"
+         <a href=\"{charts}\">Charts of these runs</a>\
+         <span id=\"toolbar-note\" class=\"muted\"></span></div>",
+        charts = esc(&format!(
+            "/experiments/{}/charts?filter={}&order_by={}",
+            q(experiment),
+            q(links.filter),
+            q(links.order_by)
+        ))
     )
 }
 
