@@ -145,3 +145,18 @@ fn charts_show_tooltips_naming_runs_hide_runs_and_compare_in_parallel_coordinate
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
     }
 }
+
+#[test]
+fn a_run_page_previews_artifacts_and_the_dag_links_each_stage_to_its_last_run() {
+    let Some(seen) = drive("run_page.cjs") else {
+        return;
+    };
+    let seen: serde_json::Value = serde_json::from_str(seen.trim()).unwrap();
+    assert_eq!(seen["heatmapCells"], 9);
+    assert_eq!(seen["trainPage"], "Run train");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    for name in ["run-preview-json", "run-preview-svg", "dag-to-run"] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
+    }
+}

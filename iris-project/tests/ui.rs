@@ -136,8 +136,12 @@ fn every_page_over_http() {
         "<h2>Metrics</h2>",
         "<h2>Plots</h2>",
         "models/confusion_matrix.svg",
-        "<h2>Stage runs</h2>",
+        "<th>Stage runs</th>",
+        ">evaluate</a>",
         "model/model.json",
+        "<h2>Registered versions</h2>",
+        ">iris version 1</a>",
+        "<p class=\"crumbs\"><a href=\"/\">Experiments</a> › ",
     ] {
         assert!(run.contains(part), "{part} missing from the run page");
     }

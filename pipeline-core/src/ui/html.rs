@@ -84,6 +84,14 @@ svg.chart polyline.line:hover{stroke-width:5}
 .legend-item{display:flex;align-items:center;gap:6px;border:1px solid #d0d7de;border-radius:12px;background:#fff;padding:2px 10px;font-size:12px;cursor:pointer}
 .legend-item.off{opacity:.4;text-decoration:line-through}
 .swatch{width:10px;height:10px;border-radius:50%;display:inline-block}
+.crumbs{font-size:14px;margin:0 0 12px}
+.artifacts{display:flex;gap:16px;align-items:flex-start}
+.tree ul{list-style:none;padding-left:16px;margin:2px 0;font-size:13px}
+.tree li.current>a{font-weight:700}
+.preview{flex:1;min-width:0}
+iframe.artifact{width:100%;height:480px;border:1px solid #d0d7de;background:#fff}
+img.artifact{max-width:100%}
+table.heatmap td{width:56px;text-align:center}
 pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;max-height:480px}
 ";
 

@@ -19,10 +19,11 @@
 //! (see `pages/artifact.rs`).
 
 mod assets;
-mod charts;
 mod downsample;
 mod html;
 mod pages;
+#[cfg(test)]
+mod pages_tests;
 #[cfg(test)]
 mod scale_tests;
 
@@ -86,6 +87,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/runs/{id}/artifacts/{*path}", get(pages::artifact))
         .route("/compare", get(pages::compare))
         .route("/models", get(pages::models))
+        .route("/models/{name}", get(pages::model))
+        .route("/models/{name}/versions/{version}", get(pages::version))
         .route("/dag", get(pages::pipeline))
         .fallback(no_such_page)
         .with_state(state)

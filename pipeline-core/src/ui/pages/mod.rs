@@ -11,6 +11,7 @@ mod compare;
 mod experiments;
 mod models;
 mod pipeline;
+mod preview;
 mod run;
 mod runs;
 
@@ -18,7 +19,7 @@ pub use artifact::artifact;
 pub use charts::{experiment_charts, metric_history};
 pub use compare::compare;
 pub use experiments::experiments;
-pub use models::models;
+pub use models::{model, models, version};
 pub use pipeline::page as pipeline;
 pub use run::run;
 pub use runs::{runs, stages};

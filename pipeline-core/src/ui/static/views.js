@@ -189,6 +189,37 @@
     if (state.history && selected.length) loadHistories().then(draw);
   }
 
+  // The run page: each metric history as a line, by step or by time since the run started.
+  function runCharts(root, payload) {
+    const run = { id: payload.run, name: payload.name };
+    const state = { axis: 'step' };
+    const histories = new Map();
+    const boxes = payload.keys.map((key) => ({ key, box: section(root, key) }));
+    function draw() {
+      boxes.forEach(({ key, box }) => {
+        const points = histories.get(key) || [];
+        const start = points.length ? points[0].timestamp : 0;
+        C.lines(box.chart, [{ run, color: C.colorOf(0), points: points.map((p) =>
+          [state.axis === 'step' ? p.step : (p.timestamp - start) / 1000, p.value]) }],
+        state.axis === 'step' ? 'step' : 'seconds since the first point', key);
+      });
+    }
+    boxes.forEach(({ box }) => box.controls.appendChild(
+      select('x axis', ['step', 'time'], state.axis, (v) => {
+        state.axis = v;
+        boxes.forEach((b) => { b.box.controls.querySelector('select').value = v; });
+        draw();
+      })));
+    Promise.all(payload.keys.map(async (key) => {
+      const response = await fetch('/runs/' + encodeURIComponent(payload.run) + '/metrics/' + encodeURIComponent(key));
+      histories.set(key, response.ok ? await response.json() : []);
+    })).then(draw);
+  }
+
+  const runData = data('run-data');
+  const runRoot = document.getElementById('run-charts');
+  if (runData && runRoot) runCharts(runRoot, runData);
+
   const compared = data('compare-data');
   const compareRoot = document.getElementById('compare-charts');
   if (compared && compareRoot) compare(compareRoot, compared.runs);
