@@ -19,6 +19,7 @@
 //! (see `pages/artifact.rs`).
 
 mod assets;
+mod counts;
 mod downsample;
 mod html;
 mod pages;
@@ -48,6 +49,8 @@ pub struct UiState {
     /// connections to the same WAL database read in parallel.
     readers: Vec<Arc<dyn TrackingStore>>,
     next_reader: AtomicUsize,
+    /// Recent run counts of the runs page.
+    counts: counts::Counts,
 }
 
 impl UiState {
@@ -58,6 +61,7 @@ impl UiState {
             store,
             session,
             next_reader: AtomicUsize::new(0),
+            counts: counts::Counts::default(),
         }
     }
 

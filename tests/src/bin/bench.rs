@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 mod forest;
 #[path = "bench/remote.rs"]
 mod remote;
+#[path = "bench/ui.rs"]
+mod ui;
 
 fn main() -> anyhow::Result<()> {
     let bins = build_binaries()?;
@@ -49,6 +51,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("forest") {
         forest::run()?;
+    }
+    if want("ui") {
+        ui::run()?;
     }
     Ok(())
 }

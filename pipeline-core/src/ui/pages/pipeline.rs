@@ -10,11 +10,25 @@ use axum::response::Html;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// The id of each stage's most recent run in the pipeline's experiment (one indexed search per
-/// stage), or `None` when it never ran or the store cannot say.
+/// The run that produced each stage's outputs as the lock file records them, or `None` when it
+/// never ran or the store cannot say. The embedded store names a stage run after its
+/// fingerprint, so that is one lookup by key per stage, whatever the number of runs; a server
+/// picks its own ids, so there it is the stage's most recent run, found by its tag.
 fn last_runs(state: &UiState) -> Vec<Option<String>> {
     let dag = state.session.dag();
     let store = state.reader();
+    if state.session.tracking().chooses_ids() {
+        let lock = crate::lockfile::LockFile::load(state.session.workspace().root()).ok();
+        return dag
+            .stages()
+            .iter()
+            .map(|stage| {
+                let entry = lock.as_ref()?.stages.get(&stage.name)?;
+                let id = crate::tracking::stage_run_id(&entry.fingerprint);
+                store.get_run(&id).ok().map(|run| run.info.run_id)
+            })
+            .collect();
+    }
     let experiment = store
         .get_experiment_by_name(dag.name())
         .ok()

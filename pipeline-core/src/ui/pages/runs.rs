@@ -74,19 +74,32 @@ fn render(state: &UiState, id: &str, query: &RunsQuery) -> Page {
         top_level_only: !all,
         ..SearchQuery::new(std::slice::from_ref(&experiment.experiment_id))
     };
-    let found = store.count_runs(&search).and_then(|total| {
-        // A page past the last shows the last one (`?page=99` on 10 runs shows runs 1 to 10).
-        let last =
-            total.map(|t| usize::try_from(t).unwrap_or(usize::MAX).saturating_sub(1) / PAGE_SIZE);
-        let page_no = query.page.unwrap_or(0).min(last.unwrap_or(usize::MAX));
-        // Page N by offset where the store can seek; otherwise by the token of a "next" link.
-        search.page_token = match &query.token {
-            Some(token) => Some(token.clone()),
-            None if page_no > 0 => store.page_token_at(page_no * PAGE_SIZE),
-            None => None,
-        };
-        Ok((total, page_no, store.search_runs(&search)?))
-    });
+    let key = (experiment.experiment_id.clone(), filter.clone(), all);
+    let found = match state.counts.get(&key) {
+        Some(total) => page_of(store, &mut search, query, total).map(|(n, p)| (total, n, p)),
+        // The first page needs no count to be found: count on another connection meanwhile.
+        None if query.page.unwrap_or(0) == 0 || query.token.is_some() => {
+            let counter = state.reader();
+            let (total, found) = std::thread::scope(|scope| {
+                let total = scope.spawn(|| counter.count_runs(&search));
+                let mut first = search.clone();
+                let found = page_of(store, &mut first, query, None);
+                let total = total
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (total, found)
+            });
+            total.and_then(|total| {
+                state.counts.put(key, total);
+                let (n, page) = found?;
+                Ok((total, n, page))
+            })
+        }
+        None => store.count_runs(&search).and_then(|total| {
+            state.counts.put(key, total);
+            page_of(store, &mut search, query, total).map(|(n, p)| (total, n, p))
+        }),
+    };
     let (total, page_no, found) = match found {
         Ok(found) => found,
         Err(e) => {
@@ -137,6 +150,26 @@ fn render(state: &UiState, id: &str, query: &RunsQuery) -> Page {
         &links,
     ));
     Ok(page(&format!("Experiment {}", experiment.name), &body))
+}
+
+/// The page `query` asks for, given the total when known: a page past the last is the last
+/// (`?page=99` on 10 runs shows runs 1 to 10); page N by offset where the store can seek,
+/// otherwise by the token of a "next" link.
+fn page_of(
+    store: &dyn crate::tracking::TrackingStore,
+    search: &mut SearchQuery,
+    query: &RunsQuery,
+    total: Option<u64>,
+) -> crate::tracking::Result<(usize, crate::tracking::RunPage)> {
+    let last =
+        total.map(|t| usize::try_from(t).unwrap_or(usize::MAX).saturating_sub(1) / PAGE_SIZE);
+    let page_no = query.page.unwrap_or(0).min(last.unwrap_or(usize::MAX));
+    search.page_token = match &query.token {
+        Some(token) => Some(token.clone()),
+        None if page_no > 0 => store.page_token_at(page_no * PAGE_SIZE),
+        None => None,
+    };
+    Ok((page_no, store.search_runs(search)?))
 }
 
 /// The filter, order and `all` flag every link of the page keeps.
