@@ -271,7 +271,7 @@ fn grid_of_twelve_experiments_leaves_workspace_untouched() {
         )
         .unwrap();
     assert!(
-        out.starts_with("Running 12 experiment(s), 2 at a time"),
+        out.starts_with("Running 12 experiments, 2 at a time"),
         "{out}"
     );
     assert_eq!(ws.read("params.toml").unwrap(), params_before);
@@ -396,7 +396,7 @@ fn metrics_show_and_plots() {
     assert!(shown.contains("models/metrics.json  accuracy"), "{shown}");
     assert!(shown.contains("per_class.virginica.recall"), "{shown}");
     let out = ws.run(iris::pipeline(), &["plots", "show"]).unwrap();
-    assert!(out.starts_with("1 plot(s) written to"), "{out}");
+    assert!(out.starts_with("1 plot written to"), "{out}");
     let page = ws.read("pipeline_plots/index.html").unwrap();
     assert!(
         page.contains("<h2>models/confusion_matrix.svg</h2>") && page.contains("<svg"),

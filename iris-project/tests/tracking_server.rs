@@ -29,10 +29,10 @@ fn start(auth: Option<Auth>) -> (TestWorkspace, String) {
     let workspace = Workspace::at(ws.path());
     let target = Target::choose(&workspace, None).unwrap();
     let store = target.open().unwrap();
-    let state = UiState {
+    let state = UiState::new(
         store,
-        session: Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
-    };
+        Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = serve_guarded(state, auth, "127.0.0.1:0".parse().unwrap(), |bound| {

@@ -43,10 +43,10 @@ fn start() -> (TestWorkspace, String) {
     let workspace = Workspace::at(ws.path());
     let target = Target::choose(&workspace, None).unwrap();
     let store = target.open().unwrap();
-    let state = UiState {
+    let state = UiState::new(
         store,
-        session: Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
-    };
+        Session::new(workspace, Dag::new(iris::pipeline()).unwrap(), target),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let addr = "127.0.0.1:0".parse().unwrap();
@@ -110,7 +110,7 @@ fn every_page_over_http() {
         "{base}/experiments/{id}?filter=params.max_depth+%3D+%272%27"
     ))
     .1;
-    assert!(filtered.contains("1 runs"), "{filtered}");
+    assert!(filtered.contains("1 run;"), "{filtered}");
     let bad = get(&format!(
         "{base}/experiments/{id}?filter=metrics.accuracy+%3E%3E+1"
     ))
@@ -136,8 +136,12 @@ fn every_page_over_http() {
         "<h2>Metrics</h2>",
         "<h2>Plots</h2>",
         "models/confusion_matrix.svg",
-        "<h2>Stage runs</h2>",
+        "<th>Stage runs</th>",
+        ">evaluate</a>",
         "model/model.json",
+        "<h2>Registered versions</h2>",
+        ">iris version 1</a>",
+        "<p class=\"crumbs\"><a href=\"/\">Experiments</a> › ",
     ] {
         assert!(run.contains(part), "{part} missing from the run page");
     }
@@ -177,7 +181,19 @@ fn every_page_over_http() {
         .collect();
     let (code, compare) = get(&format!("{base}/compare?{}", ids.join("&")));
     assert_eq!(code, 200);
-    assert_eq!(compare.matches("<polyline").count(), 3, "one line per run");
+    // The charts are drawn by the page's script from this data block, one entry per run.
+    let data = compare
+        .split("<script type=\"application/json\" id=\"compare-data\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the comparison's data block");
+    let data: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        data["runs"].as_array().unwrap().len(),
+        3,
+        "one entry per run"
+    );
+    assert!(compare.contains("<div id=\"compare-charts\"></div>"));
     assert!(
         compare.contains("class=\"diff\""),
         "differing rows are marked"

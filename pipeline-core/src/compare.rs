@@ -112,7 +112,44 @@ pub fn from_lock(ws: &Workspace, dag: &Dag, lock: &LockFile) -> Snapshot {
     }
 }
 
+/// What git says about the workspace before a revision is read from it, so that "not a git
+/// repository" and "no commit yet" are said in those words rather than as a bad revision.
+fn check_git(ws: &Workspace, rev: &str) -> anyhow::Result<()> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(ws.root())
+            .args(args)
+            .output()
+            .context("running git")
+    };
+    if !git(&["rev-parse", "--is-inside-work-tree"])?
+        .status
+        .success()
+    {
+        bail!(
+            "`{rev}`: {} is not in a git repository, so there is no commit to compare with; \
+             name a baseline instead: `lock` (the last `repro`), `workspace` or an experiment id",
+            ws.root().display()
+        );
+    }
+    if rev == "HEAD"
+        && !git(&["rev-parse", "--verify", "--quiet", "HEAD"])?
+            .status
+            .success()
+    {
+        bail!(
+            "`HEAD`: the git repository has no commit yet; commit once, or name a baseline \
+             instead: `lock` (the last `repro`), `workspace` or an experiment id"
+        );
+    }
+    Ok(())
+}
+
+/// A git revision: its `pipeline.lock` and `params.toml`, and its metrics files as committed
+/// (when they are not committed, as the lock file's outputs read from the cache).
 fn git_revision(ws: &Workspace, dag: &Dag, rev: &str) -> anyhow::Result<Snapshot> {
+    check_git(ws, rev)?;
     let show = |file: &str| -> anyhow::Result<Option<String>> {
         let output = Command::new("git")
             .arg("-C")
@@ -147,6 +184,12 @@ fn git_revision(ws: &Workspace, dag: &Dag, rev: &str) -> anyhow::Result<Snapshot
             .parse()
             .with_context(|| format!("{rev}:{PARAMS_FILE}"))?;
         snapshot.params = flat_params(&toml_sections(&table));
+    }
+    for path in metrics_paths(dag) {
+        if let Some(text) = show(&path)? {
+            let flat = metrics::parse(&path, text.as_bytes()).map_err(anyhow::Error::msg)?;
+            snapshot.metrics.insert(path, flat);
+        }
     }
     Ok(snapshot)
 }

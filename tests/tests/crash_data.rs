@@ -205,7 +205,7 @@ fn kill_9_during_gc_then_gc_again() {
         assert_no_leftovers(ws.path(), &what);
         let again = run(ws.path(), &["gc", "--workspace"]);
         assert!(
-            String::from_utf8_lossy(&again.stdout).starts_with("Removed 0 object(s)"),
+            String::from_utf8_lossy(&again.stdout).starts_with("Removed 0 objects"),
             "{what}"
         );
         assert_data(ws.path(), &what);

@@ -99,10 +99,10 @@ fn gc_keeps_what_is_referenced() {
     run(&ws, &["repro"]);
     // The factor-3 outputs are still referenced by the run cache: nothing to collect.
     let out = run(&ws, &["gc"]);
-    assert!(out.starts_with("Removed 0 object(s)"), "{out}");
+    assert!(out.starts_with("Removed 0 objects"), "{out}");
     // Without the run cache's history, the factor-3 outputs go.
     let out = run(&ws, &["gc", "--workspace"]);
-    assert!(!out.starts_with("Removed 0 object(s)"), "{out}");
+    assert!(!out.starts_with("Removed 0 objects"), "{out}");
     // What the workspace uses survives: deleting an output still restores it without running.
     fs::remove_file(ws.path().join("data/scaled.txt")).unwrap();
     let runs_before = read_trace(ws.path()).len();
@@ -129,7 +129,7 @@ fn push_then_pull_into_another_workspace() {
         "{out}"
     );
     let again = run(&a, &["push"]);
-    assert!(again.starts_with("push: 0 object(s) copied"), "{again}");
+    assert!(again.starts_with("push: 0 objects copied"), "{again}");
 
     // A second workspace with what git would carry: params, lock file, pointer files.
     let b = TestWorkspace::new().unwrap();
@@ -189,7 +189,7 @@ fn small_files_travel_in_packs() {
     run(&a, &["add", "many"]);
     run(&a, &["remote", "add", "shared", remote_dir]);
     let out = run(&a, &["push"]);
-    assert!(out.starts_with("push: 301 object(s) copied"), "{out}");
+    assert!(out.starts_with("push: 301 objects copied"), "{out}");
     let packs: Vec<String> = fs::read_dir(remote.path().join("packs"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -205,7 +205,7 @@ fn small_files_travel_in_packs() {
     a.write("many/007.txt", "changed\n").unwrap();
     run(&a, &["add", "many"]);
     let out = run(&a, &["push"]);
-    assert!(out.starts_with("push: 2 object(s) copied"), "{out}");
+    assert!(out.starts_with("push: 2 objects copied"), "{out}");
 
     // A byte flipped inside the pack spoils one object, and only that one.
     let pack = packs.iter().find(|p| p.ends_with(".pack")).unwrap();

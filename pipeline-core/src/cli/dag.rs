@@ -17,7 +17,7 @@ pub struct Args {
 /// `--format` values.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum FormatArg {
-    /// An indented tree.
+    /// Boxes in layers, each stage once, like `dvc dag`.
     Ascii,
     /// Graphviz dot.
     Dot,

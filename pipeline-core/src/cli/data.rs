@@ -1,5 +1,6 @@
 //! `add`, `checkout`, `gc`, `remote`, `push`, `fetch`, `pull`: data versioning and sharing.
 
+use super::style::count;
 use super::{waiting, Printer};
 use crate::data::remote::{self, ConfigFile, Transfer, TransferOptions};
 use crate::data::{self};
@@ -131,8 +132,8 @@ fn show_checkout(report: &CheckoutReport, out: &Printer) -> anyhow::Result<ExitC
             .map(|(path, error)| format!("{path}: {error}"))
             .collect();
         anyhow::bail!(
-            "{} path(s) could not be checked out (try `fetch`):\n  {}",
-            failed.len(),
+            "{} could not be checked out (try `fetch`):\n  {}",
+            count(failed.len(), "path"),
             failed.join("\n  ")
         );
     }
@@ -158,13 +159,17 @@ pub fn collect(
             out.line(format!("Would remove object {hash} ({size} bytes)"));
         }
         out.line(format!(
-            "Would remove {} object(s), {} bytes; {} run record(s)",
-            done.objects, done.bytes, done.runs
+            "Would remove {}, {}; {}",
+            count(done.objects, "object"),
+            count(done.bytes as usize, "byte"),
+            count(done.runs, "run record")
         ));
     } else {
         out.line(format!(
-            "Removed {} object(s), {} bytes; {} run record(s)",
-            done.objects, done.bytes, done.runs
+            "Removed {}, {}; {}",
+            count(done.objects, "object"),
+            count(done.bytes as usize, "byte"),
+            count(done.runs, "run record")
         ));
     }
     Ok(ExitCode::SUCCESS)
@@ -218,7 +223,7 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
                 out.line(line);
             }
             if failed > 0 {
-                anyhow::bail!("{failed} remote(s) did not answer");
+                anyhow::bail!("{} did not answer", count(failed, "remote"));
             }
         }
         RemoteCommand::Remove { name } => {
@@ -232,25 +237,25 @@ pub fn remotes(ws: &Workspace, command: RemoteCommand, out: &Printer) -> anyhow:
 /// Prints what a transfer moved; what it skipped makes the command fail, once the rest is done.
 fn show_transfer(verb: &str, done: &Transfer, out: &Printer) -> anyhow::Result<()> {
     let mut line = format!(
-        "{verb}: {} object(s) copied ({}), {} already there, {} run record(s), {} tracking run(s); remote `{}`",
-        done.objects,
+        "{verb}: {} copied ({}), {} already there, {}, {}; remote `{}`",
+        count(done.objects, "object"),
         indicatif::HumanBytes(done.bytes),
         done.present,
-        done.runs,
-        done.tracking_runs,
+        count(done.runs, "run record"),
+        count(done.tracking_runs, "tracking run"),
         done.remote
     );
     if done.missing > 0 {
         line.push_str(&format!(
-            "; {} object(s) missing on the sending side",
-            done.missing
+            "; {} missing on the sending side",
+            count(done.missing, "object")
         ));
     }
     out.line(line);
     if !done.problems.is_empty() {
         anyhow::bail!(
-            "{verb}: {} item(s) skipped, everything else was transferred:\n  {}",
-            done.problems.len(),
+            "{verb}: {} skipped, everything else was transferred:\n  {}",
+            count(done.problems.len(), "item"),
             done.problems.join("\n  ")
         );
     }

@@ -79,7 +79,10 @@ fn run_exps(session: &Session, args: RunArgs, out: &Printer) -> anyhow::Result<E
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let count = points.len();
     let say = |line: String| out.line(line);
-    out.line(format!("Running {count} experiment(s), {jobs} at a time"));
+    out.line(format!(
+        "Running {}, {jobs} at a time",
+        super::style::count(count, "experiment")
+    ));
     let records = session.exp_run(points, jobs, &say, &waiting(out))?;
     let failed: Vec<&ExpRecord> = records.iter().filter(|r| r.error.is_some()).collect();
     for record in &records {
@@ -90,7 +93,11 @@ fn run_exps(session: &Session, args: RunArgs, out: &Printer) -> anyhow::Result<E
         }
     }
     if !failed.is_empty() {
-        bail!("{} of {count} experiment(s) failed", failed.len());
+        bail!(
+            "{} of {} failed",
+            failed.len(),
+            super::style::count(count, "experiment")
+        );
     }
     out.line("Compare them with `exp show`; keep one with `exp apply ID`.");
     Ok(ExitCode::SUCCESS)
@@ -231,10 +238,11 @@ fn apply(session: &Session, args: ApplyArgs, out: &Printer) -> anyhow::Result<Ex
             out.line(format!("Running stage `{name}`"));
         }
     };
+    let before = super::repro::metrics_files(session);
     let applied = session.exp_apply(&args.id, &events, &waiting(out))?;
     out.line(format!(
         "Applied {} to {PARAMS_FILE}; restored its outputs",
         applied.record.id
     ));
-    super::repro::report_outcome(&applied.repro, out)
+    super::repro::report_outcome(session, &applied.repro, &before, out)
 }

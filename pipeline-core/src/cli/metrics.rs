@@ -75,7 +75,7 @@ fn diff(
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let log = StoreLog::new(tracking.clone(), dag.name());
-    let a_spec = args.a.as_deref().unwrap_or("lock");
+    let a_spec = args.a.as_deref().unwrap_or("HEAD");
     let b_spec = args.b.as_deref().unwrap_or("workspace");
     let a = resolve(ws, dag, &log, tracking, a_spec)?;
     let b = resolve(ws, dag, &log, tracking, b_spec)?;

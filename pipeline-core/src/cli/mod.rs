@@ -13,8 +13,11 @@ mod predict;
 mod progress;
 mod repro;
 mod runs;
+mod runs_list;
 mod serve;
 mod status;
+mod style;
+mod summary;
 pub mod table;
 mod ui;
 
@@ -119,14 +122,34 @@ pub enum Command {
 /// Where commands write: stdout in the binary, a buffer in tests. Shared by parallel stages.
 pub struct Printer {
     sink: Mutex<Box<dyn Write + Send>>,
+    color: bool,
 }
 
 impl Printer {
-    /// A printer writing to `sink`.
+    /// A printer writing plain text to `sink`.
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
         Printer {
             sink: Mutex::new(sink),
+            color: false,
         }
+    }
+
+    /// A printer to standard output, coloured when that is a terminal and `NO_COLOR` is unset.
+    pub fn stdout() -> Self {
+        Printer {
+            sink: Mutex::new(Box::new(std::io::stdout())),
+            color: style::stdout_wants_color(),
+        }
+    }
+
+    /// Whether this printer colours.
+    pub(crate) fn color(&self) -> bool {
+        self.color
+    }
+
+    /// `text` in `paint` when this printer colours, else unchanged.
+    pub(crate) fn paint(&self, paint: style::Paint, text: &str) -> String {
+        paint.apply(self.color, text)
     }
 
     /// Writes one line.
@@ -137,10 +160,14 @@ impl Printer {
     }
 }
 
-/// A pipeline binary: the pipeline, plus how to load its models for `predict`.
+/// A pipeline binary: the pipeline, how to load its models for `predict`, and how it
+/// introduces itself in `--help`.
 pub struct App {
     pipeline: Pipeline,
     predictor: Option<std::sync::Arc<dyn Predictor>>,
+    name: Option<&'static str>,
+    about: Option<String>,
+    version: Option<&'static str>,
 }
 
 impl App {
@@ -149,7 +176,62 @@ impl App {
         App {
             pipeline,
             predictor: None,
+            name: None,
+            about: None,
+            version: None,
         }
+    }
+
+    /// The program name `--version` shows (default: the binary's file name; usage lines always
+    /// show the name the binary was started as, so they can be copied).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// The version `--version` shows (default: the engine's): the pipeline binary's own, e.g.
+    /// `env!("CARGO_PKG_VERSION")` in its `main`.
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// What `--help` says this binary is, in one line (default: names the pipeline). A user
+    /// types `--help` to learn what the program in front of them does, not which library it
+    /// was built with.
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into());
+        self
+    }
+
+    /// The command line this app parses: the engine's commands under the pipeline's name and
+    /// description.
+    pub fn command(&self) -> clap::Command {
+        use clap::CommandFactory as _;
+        let about = self.about.clone().unwrap_or_else(|| {
+            format!(
+                "The `{}` pipeline: run its stages reproducibly, track its runs and serve its models.",
+                self.pipeline.name
+            )
+        });
+        let mut command = Cli::command().about(about);
+        if let Some(name) = self.name {
+            command = command.name(name);
+        }
+        if let Some(version) = self.version {
+            command = command.version(version);
+        }
+        command
+    }
+
+    fn parse<I, S>(&self, argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches as _;
+        let matches = self.command().try_get_matches_from(argv)?;
+        Cli::from_arg_matches(&matches)
     }
 
     /// Enables `predict` and `serve` with models this predictor understands.
@@ -162,7 +244,7 @@ impl App {
     pub fn main(self) -> ExitCode {
         // Panics are caught (a stage's is that stage's failure) and reported in one line.
         crate::panics::install_hook();
-        let cli = match Cli::try_parse() {
+        let cli = match self.parse(std::env::args_os()) {
             Ok(cli) => cli,
             Err(error) => {
                 let _ = error.print();
@@ -173,13 +255,14 @@ impl App {
                 };
             }
         };
-        let printer = Printer::new(Box::new(std::io::stdout()));
+        let printer = Printer::stdout();
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(cli, &printer)));
         match result {
             Ok(Ok(code)) => code,
             Ok(Err(error)) => {
-                eprintln!("error: {error:#}");
+                let label = style::Paint::Red.apply(style::stderr_wants_color(), "error:");
+                eprintln!("{label} {error:#}");
                 ExitCode::FAILURE
             }
             Err(payload) => {
@@ -230,7 +313,7 @@ impl App {
     {
         let argv = std::iter::once(std::ffi::OsString::from("pipeline"))
             .chain(args.into_iter().map(Into::into));
-        let cli = Cli::try_parse_from(argv)?;
+        let cli = self.parse(argv)?;
         self.run(cli, out)
     }
 }

@@ -1,5 +1,6 @@
-//! `params diff [A] [B]`: parameters that differ between two points (default: the last `repro`
-//! against the workspace).
+//! `params diff [A] [B]`: parameters that differ between two points (default: the last commit,
+//! `HEAD`, against the workspace, as DVC does: after `repro` a person asks "what changed since I
+//! committed", which the lock file, just rewritten by that `repro`, cannot answer).
 
 use super::{table, Printer};
 use crate::compare::resolve;
@@ -19,7 +20,8 @@ pub enum Command {
 /// Arguments of `params diff` and `metrics diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// `workspace`, `lock`, an experiment id, a run id or a git revision (default: lock).
+    /// `workspace`, `lock`, an experiment id, a run id or a git revision (default: HEAD, the
+    /// last commit).
     pub a: Option<String>,
     /// Same choices (default: workspace).
     pub b: Option<String>,
@@ -40,7 +42,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let Command::Diff(args) = command;
     let log = StoreLog::new(tracking.clone(), dag.name());
-    let a_spec = args.a.as_deref().unwrap_or("lock");
+    let a_spec = args.a.as_deref().unwrap_or("HEAD");
     let b_spec = args.b.as_deref().unwrap_or("workspace");
     let a = resolve(ws, dag, &log, tracking, a_spec)?;
     let b = resolve(ws, dag, &log, tracking, b_spec)?;

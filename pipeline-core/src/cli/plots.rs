@@ -69,7 +69,11 @@ pub fn run(ws: &Workspace, dag: &Dag, command: Command, out: &Printer) -> anyhow
         .unwrap_or_else(|| ws.path("pipeline_plots/index.html"));
     atomic::write(&target, page.as_bytes())
         .with_context(|| format!("writing {}", target.display()))?;
-    out.line(format!("{count} plot(s) written to {}", target.display()));
+    out.line(format!(
+        "{} written to {}",
+        super::style::count(count, "plot"),
+        target.display()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,7 @@
 //! `repro`: bring outputs up to date, or with `--dry` say what that would do.
 
+use super::style::Paint;
+use super::summary::{self, MetricsFiles};
 use super::{waiting, Printer};
 use crate::engine::{Event, Outcome, StageState};
 use crate::session::{ReproRequest, Scope, Session};
@@ -57,20 +59,28 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
     if args.dry {
         return dry(session, &request, out);
     }
+    let before = metrics_files(session);
     let progress = super::progress::Progress::new();
     let events = |event: Event| match event {
         Event::Running(name, reasons) => {
             let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-            progress.suspend(|| out.line(format!("Running stage `{name}` ({})", why.join("; "))));
+            let stage = out.paint(Paint::Bold, &format!("`{name}`"));
+            progress.suspend(|| out.line(format!("Running stage {stage} ({})", why.join("; "))));
             progress.start(name);
         }
         Event::Finished(name, outcome, took) => {
             progress.finish(name);
             let line = match outcome {
-                Outcome::Restored => {
-                    format!("Restored stage `{name}` from the run cache in {}", ms(took))
-                }
-                _ => format!("Stage `{name}` done in {}", ms(took)),
+                Outcome::Restored => format!(
+                    "{} stage `{name}` from the run cache in {}",
+                    out.paint(Paint::Cyan, "Restored"),
+                    ms(took)
+                ),
+                _ => format!(
+                    "Stage `{name}` {} in {}",
+                    out.paint(Paint::Green, "done"),
+                    ms(took)
+                ),
             };
             progress.suspend(|| out.line(line));
         }
@@ -86,26 +96,41 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
             "warning: the remote run cache was not used: {warning}"
         ));
     }
-    let code = report_outcome(&report, out)?;
+    let code = report_outcome(session, &report, &before, out)?;
     if args.push && report.succeeded() {
         super::data::push(session, &Default::default(), out)?;
     }
     Ok(code)
 }
 
-/// The closing lines of a `repro` (also after `exp apply`), and its exit code.
+/// The workspace's metrics files as they are now (none when unreadable: the summary then shows
+/// the new values without a change).
+pub(super) fn metrics_files(session: &Session) -> MetricsFiles {
+    crate::compare::workspace(session.workspace(), session.dag())
+        .map(|snapshot| snapshot.metrics)
+        .unwrap_or_default()
+}
+
+/// The closing lines of a `repro` (also after `exp apply`), and its exit code: the run it was
+/// recorded as, then one summary line (stages, and the headline metrics against `before`).
 pub(super) fn report_outcome(
+    session: &Session,
     report: &crate::session::ReproReport,
+    before: &MetricsFiles,
     out: &Printer,
 ) -> anyhow::Result<ExitCode> {
     if let Some(run_id) = &report.run_id {
         out.line(format!(
-            "Recorded as run {run_id} in experiment `{}`",
+            "Recorded as run {} in experiment `{}`",
+            out.paint(Paint::Dim, run_id),
             report.experiment
         ));
     }
     if report.all_up_to_date() {
-        out.line("Everything is up to date.");
+        out.line(out.paint(Paint::Green, "Everything is up to date."));
+    } else {
+        let after = metrics_files(session);
+        out.line(summary::line(report, before, &after, out.color()));
     }
     let failed: Vec<String> = report.failures().map(ToString::to_string).collect();
     match failed.len() {

@@ -9,7 +9,7 @@ use crate::tracking::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::tracking::recorder::Target;
 use crate::tracking::{Run, SearchQuery, TrackingStore};
 use anyhow::{bail, Context as _};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 /// `experiments` subcommands.
@@ -176,7 +176,9 @@ pub fn runs(
 ) -> anyhow::Result<ExitCode> {
     let store = tracking.open()?;
     match command {
-        RunsCommand::List(args) | RunsCommand::Search(args) => list(dag, store.as_ref(), args, out),
+        RunsCommand::List(args) | RunsCommand::Search(args) => {
+            super::runs_list::list(dag, store.as_ref(), args, out)
+        }
         RunsCommand::Show {
             id,
             metric: Some(key),
@@ -199,86 +201,6 @@ pub fn runs(
         }
         RunsCommand::Compare { ids, json } => compare(dag, store.as_ref(), &ids, json, out),
     }
-}
-
-fn list(
-    dag: &Dag,
-    store: &dyn TrackingStore,
-    args: ListArgs,
-    out: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let name = args.experiment.as_deref().unwrap_or(dag.name());
-    let Some(experiment) = store.get_experiment_by_name(name)? else {
-        if args.experiment.is_some() {
-            bail!("no experiment named `{name}`; `experiments list` shows them");
-        }
-        out.line(if args.json {
-            "[]"
-        } else {
-            "No runs yet: `repro` or `exp run` record them."
-        });
-        return Ok(ExitCode::SUCCESS);
-    };
-    let page = store.search_runs(&SearchQuery {
-        filter: args.filter.clone().unwrap_or_default(),
-        order_by: args.order_by.clone(),
-        max_results: args.max,
-        page_token: args.page_token.clone(),
-        top_level_only: !args.all,
-        ..SearchQuery::new(&[experiment.experiment_id])
-    })?;
-    let runs = page.runs;
-    if args.json {
-        out.line(serde_json::to_string_pretty(&runs)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if runs.is_empty() {
-        out.line("No runs match.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let more = page
-        .next_page_token
-        .map(|token| format!("More runs match: add --page-token {token} for the next page."));
-    let metric_keys: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
-        .filter(|k| !k.contains('.'))
-        .collect();
-    let param_keys: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.params.iter().map(|p| p.key.as_str()))
-        .collect();
-    let mut headers: Vec<String> = ["Run ID", "Name", "Status", "Started"]
-        .map(String::from)
-        .to_vec();
-    headers.extend(metric_keys.iter().map(|k| k.to_string()));
-    headers.extend(param_keys.iter().map(|k| k.to_string()));
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let mut row = vec![
-                r.info.run_id.clone(),
-                r.info.run_name.clone(),
-                r.info.status.as_str().to_string(),
-                table::format_time(r.info.start_time),
-            ];
-            for key in &metric_keys {
-                row.push(
-                    r.metric(key)
-                        .map_or_else(|| "-".into(), |m| format_value(m.value)),
-                );
-            }
-            for key in &param_keys {
-                row.push(r.param(key).unwrap_or("-").to_string());
-            }
-            row
-        })
-        .collect();
-    out.line(table::render(&headers, &rows).trim_end());
-    if let Some(more) = more {
-        out.line(more);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The run `id` is or uniquely starts with, among the pipeline's runs.
@@ -454,7 +376,7 @@ fn compare(
         .collect::<anyhow::Result<_>>()?;
     let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (i, run) in runs.iter().enumerate() {
-        for p in &run.params {
+        for p in crate::display::distinct_params(run) {
             rows.entry(format!("params.{}", p.key))
                 .or_insert_with(|| vec!["-".into(); runs.len()])[i] = p.value.clone();
         }
@@ -496,30 +418,4 @@ fn compare(
         .collect();
     out.line(table::render(&headers, &cells).trim_end());
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pipeline::Pipeline;
-    use crate::tracking::counting::CountingStore;
-
-    #[test]
-    fn runs_list_asks_the_store_for_one_page() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CountingStore::with_runs(dir.path(), "p", 250);
-        let dag = Dag::new(Pipeline::new("p", Vec::new())).unwrap();
-        let args = ListArgs {
-            experiment: None,
-            filter: Some("metrics.accuracy >= 0".into()),
-            order_by: vec!["metrics.accuracy DESC".into()],
-            all: false,
-            max: DEFAULT_PAGE_SIZE,
-            page_token: None,
-            json: false,
-        };
-        let printer = Printer::new(Box::new(std::io::sink()));
-        list(&dag, &store, args, &printer).unwrap();
-        assert_eq!(store.counts(), (1, DEFAULT_PAGE_SIZE));
-    }
 }

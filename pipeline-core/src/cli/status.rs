@@ -1,5 +1,6 @@
 //! `status`: which stages are stale and why, field by field, and how versioned data compares.
 
+use super::style::Paint;
 use super::Printer;
 use crate::engine::StageState;
 use crate::session::{DataState, Session};
@@ -83,7 +84,7 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
     if stages.iter().all(|s| s.state == "up_to_date")
         && data.iter().all(|d| d.state == "up_to_date")
     {
-        out.line("Everything is up to date.");
+        out.line(out.paint(Paint::Green, "Everything is up to date."));
         return Ok(ExitCode::SUCCESS);
     }
     for d in data.iter().filter(|d| d.state != "up_to_date") {
@@ -96,7 +97,11 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
     }
     for status in &stages {
         match status.state {
-            "up_to_date" => out.line(format!("{}: up to date", status.stage)),
+            "up_to_date" => out.line(format!(
+                "{}: {}",
+                status.stage,
+                out.paint(Paint::Green, "up to date")
+            )),
             state => {
                 let note = if status.restorable {
                     " (restorable from cache)"
@@ -105,10 +110,15 @@ pub fn run(session: &Session, args: Args, out: &Printer) -> anyhow::Result<ExitC
                 } else {
                     ""
                 };
+                let paint = if state == "error" {
+                    Paint::Red
+                } else {
+                    Paint::Yellow
+                };
                 out.line(format!(
                     "{}: {}{note}",
                     status.stage,
-                    state.replace('_', " ")
+                    out.paint(paint, &state.replace('_', " "))
                 ));
                 for reason in &status.reasons {
                     out.line(format!("    {reason}"));

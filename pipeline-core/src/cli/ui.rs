@@ -3,6 +3,7 @@
 
 use super::Printer;
 use crate::session::Session;
+use crate::tracking::recorder::Target;
 use crate::ui::{serve_guarded, UiState};
 use anyhow::Context as _;
 use std::process::ExitCode;
@@ -37,8 +38,19 @@ pub fn run(session: Session, args: Args, out: &Printer) -> anyhow::Result<ExitCo
     } else {
         ""
     };
+    // More connections for reading, one per core: pages then read in parallel.
+    let readers = match session.tracking() {
+        Target::Embedded { .. } => {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            (1..cores.max(2))
+                .map(|_| session.tracking().open())
+                .collect::<Result<Vec<_>, _>>()
+                .context("opening the tracking store")?
+        }
+        _ => Vec::new(),
+    };
     serve_guarded(
-        UiState { store, session },
+        UiState::new(store, session).with_readers(readers),
         auth,
         std::net::SocketAddr::new(args.host, args.port),
         |addr| {

@@ -2,6 +2,7 @@
 //! again for pipelines built by hand (or generated), and gives the executor its edges and a
 //! topological order that follows declaration order where the graph leaves a choice.
 
+mod layered;
 pub mod render;
 pub mod rules;
 

@@ -1,4 +1,4 @@
-//! Text renderings of the graph for `dag`: an ASCII tree (like `cargo tree`), Graphviz dot and
+//! Text renderings of the graph for `dag`: layered ASCII boxes (`layered.rs`), Graphviz dot and
 //! Mermaid. All follow the graph's topological order, so the output is stable.
 
 use super::Dag;
@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// Output formats of `dag`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// An indented tree from each source stage; a stage reached again is marked `(*)`.
+    /// Boxes in layers from the sources down, each stage once, edges as `*` lines.
     Ascii,
     /// Graphviz dot.
     Dot,
@@ -32,55 +32,7 @@ fn name_with(dag: &Dag, i: usize, label: &dyn Fn(usize) -> Option<String>) -> St
 }
 
 fn ascii(dag: &Dag, label: &dyn Fn(usize) -> Option<String>) -> String {
-    let mut out = String::new();
-    let mut shown = vec![false; dag.stages().len()];
-    for &root in dag.order() {
-        if dag.upstream(root).is_empty() {
-            branch(dag, root, "", None, &mut shown, label, &mut out);
-        }
-    }
-    out
-}
-
-fn branch(
-    dag: &Dag,
-    i: usize,
-    prefix: &str,
-    last: Option<bool>,
-    shown: &mut [bool],
-    label: &dyn Fn(usize) -> Option<String>,
-    out: &mut String,
-) {
-    let (lead, child_prefix) = match last {
-        None => (String::new(), String::new()),
-        Some(true) => (format!("{prefix}└── "), format!("{prefix}    ")),
-        Some(false) => (format!("{prefix}├── "), format!("{prefix}│   ")),
-    };
-    let seen = shown[i];
-    let mark = if seen && !dag.downstream(i).is_empty() {
-        " (*)"
-    } else {
-        ""
-    };
-    let _ = writeln!(out, "{lead}{}{mark}", name_with(dag, i, label));
-    if seen {
-        return;
-    }
-    shown[i] = true;
-    let mut children: Vec<usize> = dag.downstream(i).to_vec();
-    children.sort_by_key(|c| dag.order().iter().position(|o| o == c));
-    let count = children.len();
-    for (n, child) in children.into_iter().enumerate() {
-        branch(
-            dag,
-            child,
-            &child_prefix,
-            Some(n + 1 == count),
-            shown,
-            label,
-            out,
-        );
-    }
+    super::layered::draw(dag, &|i| name_with(dag, i, label))
 }
 
 fn edges(dag: &Dag) -> Vec<(usize, usize)> {
@@ -154,9 +106,11 @@ mod tests {
     }
 
     #[test]
-    fn ascii_tree_marks_repeats() {
-        let text = render(&diamond(), Format::Ascii, &|_| None);
-        assert_eq!(text, "a\n├── b\n│   └── d\n└── c\n    └── d\n");
+    fn ascii_draws_each_stage_once_with_its_label() {
+        let text = render(&diamond(), Format::Ascii, &|i| {
+            (i == 3).then(|| "stale".into())
+        });
+        assert_eq!(text.matches("| d [stale] |").count(), 1, "{text}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(crate) struct CountingStore {
     pub searches: AtomicUsize,
     /// Runs those calls returned, in all.
     pub rows: AtomicUsize,
+    /// Milliseconds every search waits first, standing in for a slow query.
+    pub search_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl CountingStore {
@@ -45,6 +47,7 @@ impl CountingStore {
             inner,
             searches: AtomicUsize::new(0),
             rows: AtomicUsize::new(0),
+            search_delay_ms: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -59,6 +62,8 @@ impl CountingStore {
 
 impl TrackingStore for CountingStore {
     fn search_runs(&self, query: &SearchQuery) -> Result<RunPage> {
+        let delay = self.search_delay_ms.load(Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
         let page = self.inner.search_runs(query)?;
         self.searches.fetch_add(1, Ordering::SeqCst);
         self.rows.fetch_add(page.runs.len(), Ordering::SeqCst);

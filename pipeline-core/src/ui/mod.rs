@@ -3,6 +3,10 @@
 //! bundle, nothing to build, fast with 10,000 runs (tables are paginated, queries go through the
 //! store's indexed search).
 //!
+//! Serving: a multi-threaded runtime; every page renders on tokio's blocking pool, reading
+//! through a few store connections in turn, so concurrent pages proceed in parallel and the DAG
+//! page never waits behind a runs page.
+//!
 //! Pages: experiments (`/`), an experiment's runs with sorting and MLflow filters
 //! (`/experiments/{id}`), a run with params, tags, metric history charts, artifacts and its
 //! confusion-matrix plot (`/runs/{id}`), side-by-side comparison with a parallel-coordinates
@@ -14,9 +18,15 @@
 //! artifacts are served under `sandbox` with anything a browser would execute as an attachment
 //! (see `pages/artifact.rs`).
 
-mod charts;
+mod assets;
+mod counts;
+mod downsample;
 mod html;
 mod pages;
+#[cfg(test)]
+mod pages_tests;
+#[cfg(test)]
+mod scale_tests;
 
 use crate::session::Session;
 use crate::tracking::TrackingStore;
@@ -25,6 +35,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What every page handler can reach.
@@ -33,6 +44,38 @@ pub struct UiState {
     pub store: Arc<dyn TrackingStore>,
     /// The workspace and pipeline, for the DAG page's stage states.
     pub session: Session,
+    /// Stores the pages read through, taken in turn. The embedded store is one SQLite
+    /// connection behind a mutex, so one store would serialise every page on it; several
+    /// connections to the same WAL database read in parallel.
+    readers: Vec<Arc<dyn TrackingStore>>,
+    next_reader: AtomicUsize,
+    /// Recent run counts of the runs page.
+    counts: counts::Counts,
+}
+
+impl UiState {
+    /// Pages read and write through `store` alone.
+    pub fn new(store: Arc<dyn TrackingStore>, session: Session) -> Self {
+        UiState {
+            readers: vec![store.clone()],
+            store,
+            session,
+            next_reader: AtomicUsize::new(0),
+            counts: counts::Counts::default(),
+        }
+    }
+
+    /// Pages also read through `readers` (more connections to the same store), in turn.
+    pub fn with_readers(mut self, readers: Vec<Arc<dyn TrackingStore>>) -> Self {
+        self.readers.extend(readers);
+        self
+    }
+
+    /// The store the next read goes through.
+    pub(crate) fn reader(&self) -> Arc<dyn TrackingStore> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        self.readers[i % self.readers.len()].clone()
+    }
 }
 
 /// The application's routes.
@@ -42,9 +85,15 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/", get(pages::experiments))
         .route("/experiments/{id}", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
+        .route("/experiments/{id}/charts", get(pages::experiment_charts))
+        .route("/runs/{id}/stages", get(pages::stages))
+        .route("/runs/{id}/metrics/{key}", get(pages::metric_history))
+        .route("/static/{name}", get(assets::script))
         .route("/runs/{id}/artifacts/{*path}", get(pages::artifact))
         .route("/compare", get(pages::compare))
         .route("/models", get(pages::models))
+        .route("/models/{name}", get(pages::model))
+        .route("/models/{name}/versions/{version}", get(pages::version))
         .route("/dag", get(pages::pipeline))
         .fallback(no_such_page)
         .with_state(state)
@@ -52,10 +101,12 @@ pub fn router(state: Arc<UiState>) -> Router {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// The policy of the UI's own pages: no script, no plugin, no frame, nothing from elsewhere;
-/// their inline styles, inline SVG charts and same-origin plot images still load.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-                            form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The policy of the UI's own pages: scripts only from the UI itself (no inline script, no
+/// `eval`), no plugin, no frame, nothing from elsewhere; their inline styles, inline SVG charts,
+/// same-origin plot images and the scripts' same-origin requests still load.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                            style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+                            base-uri 'none'; frame-ancestors 'none'";
 
 /// Adds `nosniff` to every response, and the pages' policy to every response that did not set
 /// a stricter one (artifacts set `sandbox`).
@@ -96,7 +147,11 @@ pub fn serve_guarded(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Several workers, and every store call on the blocking pool (`pages::blocking`): a slow
+    // runs page then never holds up another page.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name("ui")
         .enable_io()
         .build()?;
     runtime.block_on(async move {
@@ -123,13 +178,13 @@ mod tests {
     use crate::workspace::Workspace;
 
     /// Serves the UI over `store` (with an empty pipeline in `dir`) on a free port.
-    fn start(dir: &std::path::Path, store: Arc<dyn TrackingStore>) -> SocketAddr {
+    pub(super) fn start(dir: &std::path::Path, store: Arc<dyn TrackingStore>) -> SocketAddr {
         let session = Session::new(
             Workspace::at(dir),
             Dag::new(Pipeline::new("p", Vec::new())).unwrap(),
             crate::tracking::recorder::Target::Server("http://127.0.0.1:9".into()),
         );
-        let state = UiState { store, session };
+        let state = UiState::new(store, session);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = serve(state, ([127, 0, 0, 1], 0).into(), |addr| {
@@ -156,7 +211,7 @@ mod tests {
     }
 
     /// A response's status, headers and body, whatever the status.
-    fn fetch(method: &str, url: &str) -> (u16, axum::http::HeaderMap, String) {
+    pub(super) fn fetch(method: &str, url: &str) -> (u16, axum::http::HeaderMap, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -170,7 +225,7 @@ mod tests {
         (response.status().as_u16(), response.headers().clone(), body)
     }
 
-    fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    pub(super) fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
         headers
             .get(name)
             .map_or("", |v| v.to_str().unwrap_or("<not text>"))

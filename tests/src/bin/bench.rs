@@ -16,6 +16,8 @@ mod forest;
 mod remote;
 #[path = "bench/tracking_server.rs"]
 mod tracking_server;
+#[path = "bench/ui.rs"]
+mod ui;
 
 fn main() -> anyhow::Result<()> {
     // The peers' own usage reporting stays off: traffic stays on loopback.
@@ -58,6 +60,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("server") {
         tracking_server::run(&bins)?;
+    }
+    if want("ui") {
+        ui::run()?;
     }
     Ok(())
 }
@@ -361,12 +366,12 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
     );
 
     // The UI's runs page over the same 10,000 runs.
-    let ui_state = pipeline_core::ui::UiState {
-        store: std::sync::Arc::new(SqliteStore::open(
+    let ui_state = pipeline_core::ui::UiState::new(
+        std::sync::Arc::new(SqliteStore::open(
             &state.join("tracking.db"),
             &state.join("cache"),
         )?),
-        session: pipeline_core::session::Session::new(
+        pipeline_core::session::Session::new(
             pipeline_core::workspace::Workspace::at(ws.path()),
             pipeline_core::dag::Dag::new(pipeline_tests::numbers::pipeline())?,
             pipeline_core::tracking::recorder::Target::Embedded {
@@ -374,7 +379,7 @@ fn tracking(fixture: &Path) -> anyhow::Result<()> {
                 objects: state.join("cache"),
             },
         ),
-    };
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = pipeline_core::ui::serve(ui_state, ([127, 0, 0, 1], 0).into(), |addr| {

@@ -19,6 +19,7 @@ use super::{fail, not_found};
 use crate::tracking::FileInfo;
 use crate::ui::html::{esc, page, path_q, q, table};
 use crate::ui::UiState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -95,12 +96,24 @@ fn disposition(kind: &str, path: &str) -> String {
 pub async fn artifact(
     State(state): State<Arc<UiState>>,
     Path((id, path)): Path<(String, String)>,
-    Query(query): Query<ArtifactQuery>,
+    query: Result<Query<ArtifactQuery>, QueryRejection>,
 ) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return super::bad_query(rejection),
+    };
+    match super::blocking(move || Ok(respond(&state, &id, &path, &query))).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+fn respond(state: &UiState, id: &str, path: &str, query: &ArtifactQuery) -> Response {
+    let store = state.reader();
+    let (id, path) = (id.to_string(), path.to_string());
     let path = path.trim_end_matches('/').to_string();
     // A directory lists its children; a file (or nothing) lists none, in both backends.
-    match state.store.list_artifacts(&id, Some(&path)) {
-        Ok(children) if !children.is_empty() => return directory(&state, &id, &path, &children),
+    match store.list_artifacts(&id, Some(&path)) {
+        Ok(children) if !children.is_empty() => return directory(state, &id, &path, &children),
         Ok(_) => {}
         Err(e) => return not_found(e),
     }
@@ -109,7 +122,7 @@ pub async fn artifact(
         Err(e) => return fail(e),
     };
     let file = scratch.path().join("artifact");
-    if let Err(e) = state.store.download_artifact(&id, &path, &file) {
+    if let Err(e) = store.download_artifact(&id, &path, &file) {
         return not_found(e);
     }
     let bytes = match std::fs::read(&file) {
@@ -135,7 +148,7 @@ pub async fn artifact(
 
 /// The listing of an artifact directory: each entry links to its file or subdirectory.
 fn directory(state: &UiState, id: &str, path: &str, children: &[FileInfo]) -> Response {
-    let run = match state.store.get_run(id) {
+    let run = match state.reader().get_run(id) {
         Ok(run) => run,
         Err(e) => return not_found(e),
     };

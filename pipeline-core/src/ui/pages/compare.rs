@@ -1,10 +1,10 @@
-//! `/compare?runs=…`: runs side by side, with a parallel-coordinates chart.
+//! `/compare?runs=…`: runs side by side, with parallel coordinates and a scatter drawn by
+//! `static/views.js` from the runs' params and metrics.
 
-use super::{not_found, Page};
+use super::{blocking, not_found, Page};
 use crate::metrics::format_value;
 use crate::tracking::Run;
-use crate::ui::charts;
-use crate::ui::html::{error, esc, page, q};
+use crate::ui::html::{error, esc, json_block, page, q};
 use crate::ui::UiState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 /// `/compare?runs=a&runs=b…`: runs side by side, with a parallel-coordinates chart.
 pub async fn compare(State(state): State<Arc<UiState>>, RawQuery(query): RawQuery) -> Page {
+    blocking(move || render(&state, query)).await
+}
+
+fn render(state: &UiState, query: Option<String>) -> Page {
     let ids: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(k, _)| k == "runs")
         .map(|(_, v)| v.into_owned())
@@ -25,11 +29,11 @@ pub async fn compare(State(state): State<Arc<UiState>>, RawQuery(query): RawQuer
     }
     let mut runs: Vec<Run> = Vec::with_capacity(ids.len());
     for id in &ids {
-        runs.push(state.store.get_run(id).map_err(not_found)?);
+        runs.push(state.reader().get_run(id).map_err(not_found)?);
     }
     let mut rows: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
     for (i, run) in runs.iter().enumerate() {
-        for p in &run.params {
+        for p in crate::display::distinct_params(run) {
             rows.entry(format!("params.{}", p.key))
                 .or_insert_with(|| vec![None; runs.len()])[i] = Some(p.value.clone());
         }
@@ -62,34 +66,28 @@ pub async fn compare(State(state): State<Arc<UiState>>, RawQuery(query): RawQuer
         }
         html_rows.push_str("</tr>");
     }
-    // The chart shows what differs: varying params, then top-level metrics.
-    let axes: Vec<String> = rows
-        .iter()
-        .filter(|(k, v)| {
-            let varies = v.iter().any(|x| x != &v[0]);
-            (k.starts_with("params.") && varies)
-                || (k.starts_with("metrics.") && !k[8..].contains('.'))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    let series: Vec<(String, Vec<Option<String>>)> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                r.info.run_name.clone(),
-                axes.iter().map(|k| rows[k][i].clone()).collect(),
-            )
-        })
-        .collect();
-    let labels: Vec<String> = axes
-        .iter()
-        .map(|k| k.split_once('.').map_or(k.clone(), |s| s.1.to_string()))
-        .collect();
+    let data = serde_json::json!({ "runs": runs.iter().map(chart_run).collect::<Vec<_>>() });
     let body = format!(
-        "<div class=\"card\">{}</div><h2>Params and metrics</h2><table><thead><tr>{}</tr></thead><tbody>{html_rows}</tbody></table>",
-        charts::parallel(&labels, &series),
+        "{}<div id=\"compare-charts\"></div><h2>Params and metrics</h2><table><thead><tr>{}</tr></thead><tbody>{html_rows}</tbody></table>",
+        json_block("compare-data", &data),
         headers.iter().map(|h| format!("<th>{h}</th>")).collect::<String>()
     );
     Ok(page(&format!("Comparing {} runs", runs.len()), &body))
+}
+
+/// A run as the chart scripts read it: id, name, each param once, metrics by key.
+pub(super) fn chart_run(run: &Run) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = crate::display::distinct_params(run)
+        .into_iter()
+        .map(|p| (p.key.clone(), p.value.clone().into()))
+        .collect();
+    let metrics: serde_json::Map<String, serde_json::Value> = run
+        .metrics
+        .iter()
+        .filter(|m| m.value.is_finite())
+        .map(|m| (m.key.clone(), m.value.into()))
+        .collect();
+    serde_json::json!({
+        "id": run.info.run_id, "name": run.info.run_name, "params": params, "metrics": metrics,
+    })
 }

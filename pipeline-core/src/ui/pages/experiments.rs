@@ -1,6 +1,6 @@
 //! `/`: every experiment with its number of runs.
 
-use super::{fail, Page};
+use super::{blocking, fail, Page};
 use crate::display::format_time;
 use crate::tracking::SearchQuery;
 use crate::ui::html::{esc, page, q, table};
@@ -9,7 +9,12 @@ use axum::extract::State;
 use std::sync::Arc;
 
 pub async fn experiments(State(state): State<Arc<UiState>>) -> Page {
-    let store = state.store.as_ref();
+    blocking(move || render(&state)).await
+}
+
+fn render(state: &UiState) -> Page {
+    let store = state.reader();
+    let store = store.as_ref();
     let mut rows = Vec::new();
     for e in store.list_experiments().map_err(fail)? {
         let query = SearchQuery::new(std::slice::from_ref(&e.experiment_id));

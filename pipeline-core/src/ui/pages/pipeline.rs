@@ -10,6 +10,61 @@ use axum::response::Html;
 use std::fmt::Write;
 use std::sync::Arc;
 
+/// The run that produced each stage's outputs as the lock file records them, or `None` when it
+/// never ran or the store cannot say. The embedded store names a stage run after its
+/// fingerprint, so that is one lookup by key per stage, whatever the number of runs; a server
+/// picks its own ids, so there it is the stage's most recent run, found by its tag.
+fn last_runs(state: &UiState) -> Vec<Option<String>> {
+    let dag = state.session.dag();
+    let store = state.reader();
+    if state.session.tracking().chooses_ids() {
+        let lock = crate::lockfile::LockFile::load(state.session.workspace().root()).ok();
+        return dag
+            .stages()
+            .iter()
+            .map(|stage| {
+                let entry = lock.as_ref()?.stages.get(&stage.name)?;
+                let id = crate::tracking::stage_run_id(&entry.fingerprint);
+                store.get_run(&id).ok().map(|run| run.info.run_id)
+            })
+            .collect();
+    }
+    let experiment = store
+        .get_experiment_by_name(dag.name())
+        .ok()
+        .flatten()
+        .map(|e| e.experiment_id);
+    dag.stages()
+        .iter()
+        .map(|stage| {
+            let experiment = experiment.as_ref()?;
+            let query = crate::tracking::SearchQuery {
+                filter: format!(
+                    "tags.`{}` = '{}'",
+                    crate::tracking::recorder::TAG_STAGE,
+                    stage.name.replace('\'', "\\'")
+                ),
+                order_by: vec!["attributes.start_time DESC".into()],
+                max_results: 1,
+                ..crate::tracking::SearchQuery::new(std::slice::from_ref(experiment))
+            };
+            let page = store.search_runs(&query).ok()?;
+            page.runs.into_iter().next().map(|r| r.info.run_id)
+        })
+        .collect()
+}
+
+/// The colours of the states, explained under the graph.
+const LEGEND: [(&str, &str); 4] = [
+    ("#aceebb", "up to date"),
+    (
+        "#fff1a8",
+        "stale: `repro` runs or restores it (the table says why)",
+    ),
+    ("#ffcecb", "cannot be checked"),
+    ("#d0d7de", "frozen"),
+];
+
 /// Each stage's state as `status` computes it, with the fill colour the page gives it.
 fn states(state: &UiState) -> Result<Vec<(StageState, &'static str)>, String> {
     let session = &state.session;
@@ -39,8 +94,9 @@ fn reasons(state: &StageState) -> Vec<String> {
 }
 
 /// The page.
-pub async fn page(State(state): State<Arc<UiState>>) -> Html<String> {
-    render(&state)
+pub async fn page(State(state): State<Arc<UiState>>) -> super::Page {
+    // Planning hashes the workspace's files: blocking work, kept off the async workers.
+    super::blocking(move || Ok(render(&state))).await
 }
 
 fn render(state: &UiState) -> Html<String> {
@@ -54,6 +110,7 @@ fn render(state: &UiState) -> Html<String> {
             );
         }
     };
+    let last = last_runs(state);
     // Layer = length of the longest path from a source stage.
     let mut layer = vec![0usize; dag.stages().len()];
     for &i in dag.order() {
@@ -106,6 +163,12 @@ fn render(state: &UiState) -> Html<String> {
         let (x, y) = pos(i);
         let (stage_state, colour) = &states[i];
         let (label, reasons) = (ui_label(stage_state), reasons(stage_state));
+        let link = last[i]
+            .as_ref()
+            .map(|id| format!("/runs/{}", crate::ui::html::q(id)));
+        if let Some(href) = &link {
+            let _ = write!(svg, "<a href=\"{}\">", esc(href));
+        }
         let _ = write!(
             svg,
             "<g class=\"stage\" data-state=\"{label}\"><title>{tip}</title>\
@@ -118,8 +181,20 @@ fn render(state: &UiState) -> Html<String> {
             sy = y + 42.0,
             name = esc(&dag.stage(i).name),
         );
+        if link.is_some() {
+            svg.push_str("</a>");
+        }
     }
     svg.push_str("</svg>");
+    let legend: String = LEGEND
+        .iter()
+        .map(|(colour, meaning)| {
+            format!(
+                "<span class=\"legend-item\"><span class=\"swatch\" style=\"background:{colour};border:1px solid #57606a\"></span>{}</span>",
+                esc(meaning)
+            )
+        })
+        .collect();
     let rows: Vec<Vec<String>> = dag
         .order()
         .iter()
@@ -127,8 +202,16 @@ fn render(state: &UiState) -> Html<String> {
             let stage = dag.stage(i);
             let (stage_state, _) = &states[i];
             let (label, reasons) = (ui_label(stage_state), reasons(stage_state));
+            let name = match &last[i] {
+                Some(id) => format!(
+                    "<a href=\"/runs/{}\" title=\"its last run\">{}</a>",
+                    crate::ui::html::q(id),
+                    esc(&stage.name)
+                ),
+                None => esc(&stage.name),
+            };
             vec![
-                esc(&stage.name),
+                name,
                 esc(label),
                 esc(&reasons.join("; ")),
                 esc(&stage
@@ -147,9 +230,16 @@ fn render(state: &UiState) -> Html<String> {
         })
         .collect();
     let body = format!(
-        "<div class=\"card\">{svg}</div>{}",
+        "<div class=\"card\">{svg}<div class=\"legend\">{legend}</div></div>{}",
         table(
-            &["Stage", "State", "Why", "Depends on", "Writes"].map(String::from),
+            &[
+                "Stage (its last run)",
+                "State",
+                "Why",
+                "Depends on",
+                "Writes"
+            ]
+            .map(String::from),
             &rows
         )
     );
