@@ -365,40 +365,14 @@ fn recorded_on_a_real_mlflow_server() {
         "{version}"
     );
     for model in [format!("models:/{name}/1"), format!("models:/{model_id}")] {
-        let out = run(
-            &ws,
-            &[
-                "--tracking-uri",
-                &uri,
-                "predict",
-                "--model",
-                &model,
-                "--input",
-                "data/processed/test.csv",
-                "--output",
-                "p.csv",
-            ],
-        );
+        let out = predict_on(&ws, &uri, &model);
         assert!(
             out.contains(&format!("accuracy: {accuracy}")),
             "{model}: {out}"
         );
     }
     // And it loads back and predicts through the server.
-    let out = run(
-        &ws,
-        &[
-            "--tracking-uri",
-            &uri,
-            "predict",
-            "--model",
-            metadata["model_uri"].as_str().unwrap(),
-            "--input",
-            "data/processed/test.csv",
-            "--output",
-            "p.csv",
-        ],
-    );
+    let out = predict_on(&ws, &uri, metadata["model_uri"].as_str().unwrap());
     assert!(out.contains(&format!("accuracy: {accuracy}")), "{out}");
 }
 
@@ -618,20 +592,7 @@ fn a_model_registered_from_python_predicts_here() {
     let (version, source) = last.split_once(' ').unwrap();
     assert!(source.starts_with("mlflow-artifacts:"), "{printed}");
     let model = format!("models:/{name}/{version}");
-    let out = run(
-        &ws,
-        &[
-            "--tracking-uri",
-            &uri,
-            "predict",
-            "--model",
-            &model,
-            "--input",
-            "data/processed/test.csv",
-            "--output",
-            "p.csv",
-        ],
-    );
+    let out = predict_on(&ws, &uri, &model);
     assert!(
         out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
         "{out}"
@@ -665,20 +626,7 @@ fn a_model_registered_from_python_predicts_here() {
     let (version, source) = last.split_once(' ').unwrap();
     assert!(source.starts_with("models:/m-"), "{printed}");
     for model in [format!("models:/{logged}/{version}"), source.to_string()] {
-        let out = run(
-            &ws,
-            &[
-                "--tracking-uri",
-                &uri,
-                "predict",
-                "--model",
-                &model,
-                "--input",
-                "data/processed/test.csv",
-                "--output",
-                "p.csv",
-            ],
-        );
+        let out = predict_on(&ws, &uri, &model);
         assert!(
             out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
             "{model}: {out}"
@@ -751,6 +699,24 @@ fn a_version_stored_in_a_bucket_predicts_here() {
         out.contains(&format!("accuracy: {}", accuracy_of(&ws))),
         "{out}"
     );
+}
+
+/// `predict` of the test split with `model`, resolved on the server at `uri`.
+fn predict_on(ws: &TestWorkspace, uri: &str, model: &str) -> String {
+    run(
+        ws,
+        &[
+            "--tracking-uri",
+            uri,
+            "predict",
+            "--model",
+            model,
+            "--input",
+            "data/processed/test.csv",
+            "--output",
+            "p.csv",
+        ],
+    )
 }
 
 /// MLflow's Python, with its usage reporting off: traffic stays on loopback.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::request::{int, offset, page_of, page_size, Fields};
+use super::request::{int, missing, offset, page_of, page_size, required, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{Experiment, Tag};
 
@@ -19,10 +19,7 @@ pub(crate) struct Create {
 }
 
 pub(crate) async fn create(State(store): State<Store>, Fields(req): Fields<Create>) -> Reply {
-    let name = req
-        .name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'name'"))?;
+    let name = required(req.name, "name")?;
     if req.artifact_location.is_some_and(|l| !l.is_empty()) {
         return Err(ApiError::invalid(
             "artifact_location is chosen by this server (its artifacts live in its content store)",
@@ -38,9 +35,7 @@ pub(crate) struct ById {
 }
 
 fn id(req: ById) -> Result<String, ApiError> {
-    req.experiment_id
-        .filter(|i| !i.is_empty())
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'experiment_id'"))
+    required(req.experiment_id, "experiment_id")
 }
 
 pub(crate) async fn get(State(store): State<Store>, Fields(req): Fields<ById>) -> Reply {
@@ -55,9 +50,9 @@ pub(crate) struct ByName {
 }
 
 pub(crate) async fn get_by_name(State(store): State<Store>, Fields(req): Fields<ByName>) -> Reply {
-    let name = req.experiment_name.ok_or_else(|| {
-        ApiError::invalid("missing value for required parameter 'experiment_name'")
-    })?;
+    let name = req
+        .experiment_name
+        .ok_or_else(|| missing("experiment_name"))?;
     let found = {
         let name = name.clone();
         blocking(&store, move |s| Ok(s.get_experiment_by_name(&name)?)).await?
@@ -171,9 +166,7 @@ pub(crate) async fn update(State(store): State<Store>, Fields(req): Fields<Updat
     let id = id(ById {
         experiment_id: req.experiment_id,
     })?;
-    let name = req
-        .new_name
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'new_name'"))?;
+    let name = req.new_name.ok_or_else(|| missing("new_name"))?;
     blocking(&store, move |s| Ok(s.rename_experiment(&id, &name)?)).await?;
     Ok(Json(json!({})))
 }
@@ -210,9 +203,7 @@ pub(crate) async fn set_tag(State(store): State<Store>, Fields(req): Fields<SetT
     let id = id(ById {
         experiment_id: req.experiment_id,
     })?;
-    let key = req
-        .key
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'key'"))?;
+    let key = req.key.ok_or_else(|| missing("key"))?;
     blocking(&store, move |s| {
         Ok(s.set_experiment_tag(&id, &Tag::new(key, req.value))?)
     })

@@ -5,8 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::ApiError;
-use super::request::{int, offset, page_of, page_size, Fields};
+use super::request::{int, missing, offset, page_of, page_size, required, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{LoggedModelStatus, NewLoggedModel, Param, Tag};
 
@@ -26,10 +25,7 @@ pub(crate) struct Create {
 }
 
 pub(crate) async fn create(State(store): State<Store>, Fields(req): Fields<Create>) -> Reply {
-    let experiment_id = req
-        .experiment_id
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'experiment_id'"))?;
+    let experiment_id = required(req.experiment_id, "experiment_id")?;
     let new = NewLoggedModel {
         experiment_id,
         name: req.name.unwrap_or_default(),
@@ -58,10 +54,7 @@ pub(crate) async fn finalize(
     Path(id): Path<String>,
     Fields(req): Fields<Finalize>,
 ) -> Reply {
-    let status: LoggedModelStatus = req
-        .status
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter 'status'"))?
-        .parse()?;
+    let status: LoggedModelStatus = req.status.ok_or_else(|| missing("status"))?.parse()?;
     let model = blocking(&store, move |s| Ok(s.finalize_logged_model(&id, status)?)).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }

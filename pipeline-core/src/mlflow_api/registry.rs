@@ -7,17 +7,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::request::{int, offset, page_of, page_size, Fields};
+use super::request::{int, offset, page_of, page_size, required, Fields};
 use super::{blocking, text_filter, wire, Reply, Store};
 use crate::tracking::{
     logged_model_of_source, run_artifact_of_source, ModelVersion, Tag, TrackingStore,
 };
-
-fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
-    value
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::invalid(format!("missing value for required parameter '{name}'")))
-}
 
 fn version_number(value: Option<String>) -> Result<u64, ApiError> {
     let text = required(value, "version")?;

@@ -107,6 +107,16 @@ pub(crate) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     })
 }
 
+/// The error for a required field the request lacks.
+pub(crate) fn missing(name: &str) -> ApiError {
+    ApiError::invalid(format!("missing value for required parameter '{name}'"))
+}
+
+/// A required text field: absent or empty is [`missing`].
+pub(crate) fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| missing(name))
+}
+
 /// A page size: at least 1, at most `max`, `default` when absent.
 pub(crate) fn page_size(asked: Option<i64>, default: usize, max: usize) -> Result<usize, ApiError> {
     match asked {

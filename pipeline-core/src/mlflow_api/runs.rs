@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::request::{int, page_size, Fields};
+use super::request::{int, page_size, required, Fields};
 use super::{blocking, wire, Reply, Store};
 use crate::tracking::model::{
     now_ms, MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
@@ -16,12 +16,6 @@ use crate::tracking::model::{
 use crate::tracking::{
     Dataset, DatasetInput, Metric, Param, RunStatus, SearchQuery, Tag, TrackingStore,
 };
-
-fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
-    value
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::invalid(format!("missing value for required parameter '{name}'")))
-}
 
 /// A run as `runs/get` answers it: data, dataset inputs and logged-model outputs.
 pub(crate) fn run_json(store: &dyn TrackingStore, run_id: &str) -> Result<Value, ApiError> {

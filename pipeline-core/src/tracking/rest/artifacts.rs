@@ -145,15 +145,29 @@ pub(super) fn log_artifact(
     artifact_path: &str,
 ) -> Result<()> {
     let path = artifact_file_path(artifact_path)?;
-    let file = fs::File::open(local_file).map_err(|e| TrackingError::io(local_file, e))?;
     let url = format!("{}/{}", store.artifact_base(run_id)?, encode_path(&path));
-    let endpoint = format!("PUT mlflow-artifacts {path} of run {run_id}");
+    put_file(
+        store,
+        &url,
+        local_file,
+        &format!("PUT mlflow-artifacts {path} of run {run_id}"),
+    )
+}
+
+/// Uploads a local file to an artifact-proxy URL.
+pub(super) fn put_file(
+    store: &RestStore,
+    url: &str,
+    local_file: &Path,
+    endpoint: &str,
+) -> Result<()> {
+    let file = fs::File::open(local_file).map_err(|e| TrackingError::io(local_file, e))?;
     let resp = store
-        .authorize(store.agent.put(&url))
+        .authorize(store.agent.put(url))
         .header("Content-Type", "application/octet-stream")
         .send(file)
-        .map_err(|e| RestStore::transport_error(&endpoint, e))?;
-    let _: serde_json::Value = RestStore::decode(&endpoint, resp).map_err(|e| store.explain(e))?;
+        .map_err(|e| RestStore::transport_error(endpoint, e))?;
+    let _: serde_json::Value = RestStore::decode(endpoint, resp).map_err(|e| store.explain(e))?;
     Ok(())
 }
 

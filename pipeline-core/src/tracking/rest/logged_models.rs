@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::artifacts::{encode_path, proxied_artifact_root};
+use super::artifacts::{encode_path, proxied_artifact_root, put_file};
 use super::client::ARTIFACTS_API;
 use super::wire::{has_more, ListArtifactsResp, WireMetric};
 use super::RestStore;
@@ -271,7 +271,6 @@ pub(super) fn log_artifact(
     artifact_path: &str,
 ) -> Result<()> {
     let path = artifact_file_path(artifact_path)?;
-    let file = fs::File::open(local_file).map_err(|e| TrackingError::io(local_file, e))?;
     let root = files_root(store, model_id)?;
     let url = format!(
         "{}{ARTIFACTS_API}/{}/{}",
@@ -279,14 +278,12 @@ pub(super) fn log_artifact(
         encode_path(&root),
         encode_path(&path)
     );
-    let endpoint = format!("PUT mlflow-artifacts {path} of logged model {model_id}");
-    let resp = store
-        .authorize(store.agent.put(&url))
-        .header("Content-Type", "application/octet-stream")
-        .send(file)
-        .map_err(|e| RestStore::transport_error(&endpoint, e))?;
-    let _: serde_json::Value = RestStore::decode(&endpoint, resp).map_err(|e| store.explain(e))?;
-    Ok(())
+    put_file(
+        store,
+        &url,
+        local_file,
+        &format!("PUT mlflow-artifacts {path} of logged model {model_id}"),
+    )
 }
 
 /// The children of `dir` under the proxy path `root`, paths relative to `root`.
