@@ -97,32 +97,28 @@ pub(super) fn log_batch(
     }
     if !metrics.is_empty() {
         // A point already recorded (same key, step, timestamp and value) is not recorded
-        // twice, as in MLflow; logging it again with a model id links it to that model.
+        // twice, as in MLflow: the unique index on those columns says so as part of the insert.
+        // Logging it again with a model id links it to that model.
         let mut hist = tx
             .prepare_cached(
                 "INSERT INTO metrics (run_pk, key, value, is_nan, timestamp, step, model_id) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM metrics \
-                 WHERE run_pk = ?1 AND key = ?2 AND step = ?6 AND timestamp = ?5 \
-                 AND value = ?3 AND is_nan = ?4)",
-            )
-            .map_err(|e| db_err(ctx.clone(), e))?;
-        let mut link = tx
-            .prepare_cached(
-                "UPDATE metrics SET model_id = ?7 WHERE run_pk = ?1 AND key = ?2 AND step = ?6 \
-                 AND timestamp = ?5 AND value = ?3 AND is_nan = ?4 AND model_id IS NULL",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT(run_pk, key, step, timestamp, value, is_nan) \
+                 DO UPDATE SET model_id = COALESCE(metrics.model_id, excluded.model_id)",
             )
             .map_err(|e| db_err(ctx.clone(), e))?;
         for m in metrics {
             let (v, is_nan) = stored_value(m.value);
-            let row = params![pk, m.key, v, is_nan, m.timestamp, m.step, m.model_id];
-            let inserted = hist
-                .execute(row)
-                .map_err(|e| db_err(format!("logging metric '{}' of run {run_id}", m.key), e))?;
-            if inserted == 0 && m.model_id.is_some() {
-                link.execute(row).map_err(|e| {
-                    db_err(format!("linking metric '{}' of run {run_id}", m.key), e)
-                })?;
-            }
+            hist.execute(params![
+                pk,
+                m.key,
+                v,
+                is_nan,
+                m.timestamp,
+                m.step,
+                m.model_id
+            ])
+            .map_err(|e| db_err(format!("logging metric '{}' of run {run_id}", m.key), e))?;
         }
         // Row-value comparison encodes MLflow's (step, timestamp, value) order.
         let mut up = tx

@@ -208,6 +208,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (experiment_id, key)
     ) WITHOUT ROWID;
     "#,
+    // 9: a metric point is stored once (MLflow's key for it), checked by the index itself.
+    r#"
+    DELETE FROM metrics WHERE rowid NOT IN
+        (SELECT MIN(rowid) FROM metrics GROUP BY run_pk, key, step, timestamp, value, is_nan);
+    DROP INDEX metrics_history;
+    CREATE UNIQUE INDEX metrics_points ON metrics(run_pk, key, step, timestamp, value, is_nan);
+    "#,
 ];
 
 /// The schema version this build creates and understands.
